@@ -1,0 +1,28 @@
+//! Benchmark families. Each family lives in its own module with a clap `Args`
+//! struct (which must include `--json`) and a `run(args) -> Result<(), String>`,
+//! and is listed in [`FAMILIES`].
+
+use clap::Subcommand;
+
+/// `perf bench <family>`.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// List the benchmark families and the peer each is measured against.
+    List,
+}
+
+/// (family, what it measures, the peer in the same run).
+pub const FAMILIES: &[(&str, &str, &str)] = &[];
+
+/// Runs the chosen benchmark family.
+pub fn run(cmd: BenchCmd) -> Result<(), String> {
+    match cmd {
+        BenchCmd::List => {
+            println!("{:<12} {:<50} peer", "family", "measures");
+            for (name, what, peer) in FAMILIES {
+                println!("{name:<12} {what:<50} {peer}");
+            }
+            Ok(())
+        }
+    }
+}
