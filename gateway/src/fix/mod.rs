@@ -2,6 +2,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod echo;
 pub mod net;
 pub mod session;
 pub mod store;
