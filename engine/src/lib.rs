@@ -6,12 +6,17 @@
 //!   checks and fill settlement with fees.
 //! - [`snapshot`]: the canonical state encoding behind the state hash (FNV-1a 64)
 //!   and snapshots.
+//! - [`msg`]: the internal wire format, one fixed-layout binary record per
+//!   message, the same bytes in a ring slot, a journal record and a datagram.
+//! - [`clordid`]: the reversible mapping of client order id text to `u64`.
 //!
 //! Prices are integer ticks and quantities integer lots everywhere inside; decimal
 //! text exists only at the gateways.
 
 #![deny(missing_docs)]
 
+pub mod clordid;
+pub mod msg;
 pub mod risk;
 pub mod snapshot;
 pub mod types;
