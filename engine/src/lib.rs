@@ -6,6 +6,7 @@
 //!   checks and fill settlement with fees.
 //! - [`snapshot`]: the canonical state encoding behind the state hash (FNV-1a 64)
 //!   and snapshots.
+//! - [`ring`]: the Disruptor (sequencers, barriers, wait strategies, stages).
 //! - [`msg`]: the internal wire format, one fixed-layout binary record per
 //!   message, the same bytes in a ring slot, a journal record and a datagram.
 //! - [`clordid`]: the reversible mapping of client order id text to `u64`.
@@ -19,4 +20,5 @@ pub mod clordid;
 pub mod msg;
 pub mod risk;
 pub mod snapshot;
+pub mod ring;
 pub mod types;
