@@ -18,7 +18,7 @@
 
 pub mod clordid;
 pub mod msg;
+pub mod ring;
 pub mod risk;
 pub mod snapshot;
-pub mod ring;
 pub mod types;
