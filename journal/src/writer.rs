@@ -283,12 +283,12 @@ impl Journal {
     }
 
     fn write_staged(&mut self, first_seq: u64, rolled: bool) -> Result<()> {
-        let (start, off) = if rolled {
-            self.roll(first_seq)?;
+        let (start, off, retired) = if rolled {
+            let retired = self.roll(first_seq)?;
             format::encode_header(&mut self.staging[..HEADER_LEN], first_seq);
-            (0, 0)
+            (0, 0, Some(retired))
         } else {
-            (HEADER_LEN, self.active.offset)
+            (HEADER_LEN, self.active.offset, None)
         };
         let buf = &self.staging[start..];
         if let Some(msg) = self.sink.write(&mut self.active, buf, off)? {
@@ -297,6 +297,11 @@ impl Journal {
             self.fallback = Some(msg);
         }
         self.active.offset = off + buf.len() as u64;
+        if let Some(retired) = retired {
+            // Renamed only now that its header is written, so a reader that finds
+            // the new name always finds a valid header.
+            self.prep.promote(first_seq, retired)?;
+        }
         match self.cfg.durability {
             Durability::None => {}
             Durability::Batch => self.sync_active()?,
@@ -317,7 +322,8 @@ impl Journal {
         Ok(())
     }
 
-    fn roll(&mut self, first_seq: u64) -> Result<()> {
+    /// Switches to the ready spare; returns the segment left behind.
+    fn roll(&mut self, first_seq: u64) -> Result<Retired> {
         let (spare, waited) = self.prep.take();
         if waited {
             self.stats.spare_wait();
@@ -334,15 +340,12 @@ impl Journal {
         let sync =
             matches!(self.cfg.durability, Durability::Interval(_)) && self.synced_to < old.offset;
         self.synced_to = 0;
-        self.prep.promote(
-            first_seq,
-            Retired {
-                file: old.file,
-                path: old.path,
-                mmap: old.mmap,
-                sync,
-            },
-        )
+        Ok(Retired {
+            file: old.file,
+            path: old.path,
+            mmap: old.mmap,
+            sync,
+        })
     }
 
     /// Forces everything appended so far to stable storage, whatever the policy.
