@@ -16,7 +16,9 @@
 
 #![deny(missing_docs)]
 
+pub mod book;
 pub mod clordid;
+pub mod logic;
 pub mod msg;
 pub mod ring;
 pub mod risk;
