@@ -2,6 +2,8 @@
 //!
 //! - [`types`]: the integer domain types (ids, ticks, lots, sides, order types)
 //!   shared by the wire format, the book and the gateways.
+//! - [`book`]: one limit order book per instrument: matching, every order type,
+//!   reports and L2 market data, canonical hash and snapshots.
 //! - [`risk`]: accounts, per-asset balances, per-order reservations, pre-trade
 //!   checks and fill settlement with fees.
 //! - [`snapshot`]: the canonical state encoding behind the state hash (FNV-1a 64)

@@ -442,6 +442,21 @@ impl ParseError {
     }
 }
 
+impl ParseError {
+    /// The text of the offending tag as it appeared in `msg` (for RefTagID 371
+    /// when the tag is not a number, e.g. `-1`): the bytes from the error offset
+    /// up to `=` or SOH, at most 16.
+    pub fn tag_text<'m>(&self, msg: &'m [u8]) -> &'m [u8] {
+        let rest = msg.get(self.offset..).unwrap_or(&[]);
+        let end = rest
+            .iter()
+            .take(16)
+            .position(|&b| b == b'=' || b == SOH)
+            .unwrap_or(rest.len().min(16));
+        &rest[..end]
+    }
+}
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?} at byte {}", self.kind, self.offset)?;
@@ -899,6 +914,12 @@ impl<'a> Fields<'a> {
         self.refs
             .iter()
             .map(move |r| (r.tag, &buf[r.start as usize..r.end as usize]))
+    }
+
+    /// The field at `index` (wire order), if any.
+    #[inline]
+    pub fn at(&self, index: usize) -> Option<(u32, &'a [u8])> {
+        self.refs.get(index).map(|r| (r.tag, self.value(r)))
     }
 
     /// The tag of the field at `index` (wire order), if any.

@@ -8,3 +8,7 @@
 
 pub mod codec;
 pub mod decimal;
+pub mod dict;
+
+#[cfg(test)]
+pub(crate) mod testutil;
