@@ -150,7 +150,7 @@ fn command(rng: &mut Rng, live: &[(u64, u32, u64)], next_id: u64) -> (u32, Messa
                     side,
                     order_type,
                     tif,
-                    stp: rng.pick(&StpMode::ALL.to_vec()),
+                    stp: rng.pick(StpMode::ALL),
                     post_only: rng.chance(8),
                     price: if rng.chance(2) { -price } else { price },
                     stop_price: (mid + stop_off).max(1),
@@ -192,7 +192,7 @@ fn command(rng: &mut Rng, live: &[(u64, u32, u64)], next_id: u64) -> (u32, Messa
             session_of(account, rng),
             Message::MassCancel(MassCancel {
                 client_order_id: 5,
-                scope: rng.pick(&MassCancelScope::ALL.to_vec()),
+                scope: rng.pick(MassCancelScope::ALL),
                 account,
                 instrument: inst,
                 target_session: session_of(account, rng),
@@ -239,7 +239,7 @@ fn command(rng: &mut Rng, live: &[(u64, u32, u64)], next_id: u64) -> (u32, Messa
         _ => (
             session_of(account, rng),
             Message::SessionEvent(SessionEvent {
-                kind: rng.pick(&SessionEventKind::ALL.to_vec()),
+                kind: rng.pick(SessionEventKind::ALL),
                 account,
                 cancel_on_disconnect: rng.chance(70),
             }),
@@ -442,4 +442,3 @@ fn long_stream_snapshot_at_many_points() {
         assert_eq!(r.state_hash(), end, "snapshot at {p}");
     }
 }
-
