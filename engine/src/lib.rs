@@ -2,6 +2,12 @@
 //!
 //! - [`types`]: the integer domain types (ids, ticks, lots, sides, order types)
 //!   shared by the wire format, the book and the gateways.
+//! - [`book`]: one limit order book per instrument: matching, every order type,
+//!   reports and L2 market data, canonical hash and snapshots.
+//! - [`risk`]: accounts, per-asset balances, per-order reservations, pre-trade
+//!   checks and fill settlement with fees.
+//! - [`snapshot`]: the canonical state encoding behind the state hash (FNV-1a 64)
+//!   and snapshots.
 //! - [`ring`]: the Disruptor (sequencers, barriers, wait strategies, stages).
 //! - [`pipeline`]: wires stages into a graph on one ring, starts, monitors, halts.
 //! - [`msg`]: the internal wire format, one fixed-layout binary record per
@@ -13,8 +19,11 @@
 
 #![deny(missing_docs)]
 
+pub mod book;
 pub mod clordid;
 pub mod msg;
 pub mod pipeline;
 pub mod ring;
+pub mod risk;
+pub mod snapshot;
 pub mod types;
