@@ -15,7 +15,7 @@ use std::time::Duration;
 /// Events per producer. Tiny rings with more threads than the 2 CI cores make
 /// every wrap a context switch, so counts stay modest (a few seconds per build).
 const PER_PRODUCER: u64 = if cfg!(debug_assertions) {
-    40_000
+    25_000
 } else {
     60_000
 };
