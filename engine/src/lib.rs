@@ -11,6 +11,7 @@
 //! - [`snapshot`]: the canonical state encoding behind the state hash (FNV-1a 64)
 //!   and snapshots.
 //! - [`ring`]: the Disruptor (sequencers, barriers, wait strategies, stages).
+//! - [`pipeline`]: wires stages into a graph on one ring, starts, monitors, halts.
 //! - [`msg`]: the internal wire format, one fixed-layout binary record per
 //!   message, the same bytes in a ring slot, a journal record and a datagram.
 //! - [`clordid`]: the reversible mapping of client order id text to `u64`.
@@ -24,6 +25,7 @@ pub mod book;
 pub mod clordid;
 pub mod logic;
 pub mod msg;
+pub mod pipeline;
 pub mod ring;
 pub mod risk;
 pub mod snapshot;
