@@ -36,7 +36,9 @@ fn start_echo() -> (Echo, u16) {
         .expect("start ringex fix-echo");
     let out = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).expect("read listening line");
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("read listening line");
     let port = line
         .trim()
         .rsplit(':')
@@ -62,14 +64,20 @@ impl OutboundMessage for Out {
                 msg.set(fix44::ORDER_QTY, 100.0);
                 msg.set(fix44::ORD_TYPE, fix44::OrdType::Limit);
                 msg.set(fix44::PRICE, 1.25);
-                msg.set(fix44::TRANSACT_TIME, hotfix::field_types::Timestamp::utc_now());
+                msg.set(
+                    fix44::TRANSACT_TIME,
+                    hotfix::field_types::Timestamp::utc_now(),
+                );
             }
             Out::Cancel { cl_ord_id } => {
                 msg.set(fix44::CL_ORD_ID, cl_ord_id.as_str());
                 msg.set(fix44::ORIG_CL_ORD_ID, "o-1");
                 msg.set(fix44::SYMBOL, "EUR/USD");
                 msg.set(fix44::SIDE, fix44::Side::Buy);
-                msg.set(fix44::TRANSACT_TIME, hotfix::field_types::Timestamp::utc_now());
+                msg.set(
+                    fix44::TRANSACT_TIME,
+                    hotfix::field_types::Timestamp::utc_now(),
+                );
             }
         }
     }
@@ -84,7 +92,11 @@ impl OutboundMessage for Out {
 #[derive(Debug)]
 enum Event {
     Logon,
-    Inbound { msg_type: String, cl_ord_id: Option<String>, ref_msg_type: Option<String> },
+    Inbound {
+        msg_type: String,
+        cl_ord_id: Option<String>,
+        ref_msg_type: Option<String>,
+    },
 }
 
 struct App(mpsc::UnboundedSender<Event>);
@@ -149,11 +161,17 @@ async fn hotfix_initiator_logs_on_and_gets_its_order_echoed() {
     assert!(matches!(next(&mut rx).await, Event::Logon));
 
     initiator
-        .send(Out::Order { cl_ord_id: "o-1".into() })
+        .send(Out::Order {
+            cl_ord_id: "o-1".into(),
+        })
         .await
         .expect("order sent");
     match next(&mut rx).await {
-        Event::Inbound { msg_type, cl_ord_id, .. } => {
+        Event::Inbound {
+            msg_type,
+            cl_ord_id,
+            ..
+        } => {
             assert_eq!(msg_type, "D");
             assert_eq!(cl_ord_id.as_deref(), Some("o-1"));
         }
@@ -161,11 +179,17 @@ async fn hotfix_initiator_logs_on_and_gets_its_order_echoed() {
     }
 
     initiator
-        .send(Out::Cancel { cl_ord_id: "c-1".into() })
+        .send(Out::Cancel {
+            cl_ord_id: "c-1".into(),
+        })
         .await
         .expect("cancel sent");
     match next(&mut rx).await {
-        Event::Inbound { msg_type, ref_msg_type, .. } => {
+        Event::Inbound {
+            msg_type,
+            ref_msg_type,
+            ..
+        } => {
             assert_eq!(msg_type, "j");
             assert_eq!(ref_msg_type.as_deref(), Some("F"));
         }

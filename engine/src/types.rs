@@ -74,15 +74,16 @@ macro_rules! wire_enum {
 
             /// Decodes a wire code; unknown codes are an error, never a panic.
             #[inline]
-            pub const fn from_code(code: u8) -> Result<Self, UnknownCode> {
+            pub const fn from_code(code: u8) -> Result<Self, $crate::types::UnknownCode> {
                 match code {
                     $( $code => Ok($name::$variant), )+
-                    _ => Err(UnknownCode { what: $what, code }),
+                    _ => Err($crate::types::UnknownCode { what: $what, code }),
                 }
             }
         }
     };
 }
+pub(crate) use wire_enum;
 
 wire_enum! {
     /// Side of an order.

@@ -51,7 +51,8 @@ struct Client {
 impl Client {
     fn connect(addr: SocketAddr, me: &str) -> Self {
         let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         s.set_nodelay(true).unwrap();
         Client {
             s,
@@ -71,6 +72,14 @@ impl Client {
             .field(52, &ts);
         for (tag, v) in fields {
             e.field(*tag, v.as_bytes());
+        }
+        if t == "D" {
+            // The rest of a valid NewOrderSingle.
+            e.field(55, b"ABC")
+                .field(54, b"1")
+                .field(60, b"20231114-22:13:20")
+                .field(38, b"100")
+                .field(40, b"1");
         }
         self.seq += 1;
         e.finish().to_vec()
@@ -100,7 +109,11 @@ impl Client {
             match self.s.read(&mut tmp) {
                 Ok(0) => return None,
                 Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return None,
             }
         }
@@ -120,7 +133,11 @@ impl Client {
             match self.s.read(&mut tmp) {
                 Ok(0) => return true,
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return true,
             }
         }
@@ -180,11 +197,18 @@ fn logon_echo_outbound_and_logout_over_tcp() {
 fn sessions_owned_by_another_thread_are_handed_off() {
     let app = App::default();
     let gw = start(
-        vec![SessionConfig::new("ISLD", "A0"), SessionConfig::new("ISLD", "A1"), SessionConfig::new("ISLD", "A2")],
+        vec![
+            SessionConfig::new("ISLD", "A0"),
+            SessionConfig::new("ISLD", "A1"),
+            SessionConfig::new("ISLD", "A2"),
+        ],
         2,
         app,
     );
-    let mut clients: Vec<Client> = ["A0", "A1", "A2"].iter().map(|n| Client::logon(gw.local_addr(), n)).collect();
+    let mut clients: Vec<Client> = ["A0", "A1", "A2"]
+        .iter()
+        .map(|n| Client::logon(gw.local_addr(), n))
+        .collect();
     for (i, c) in clients.iter_mut().enumerate() {
         let id = format!("o{i}");
         c.send("D", &[(11, &id)]);
@@ -204,7 +228,11 @@ fn flooding_session_is_logged_out_while_another_keeps_trading() {
     });
     flooder.cancel_on_disconnect = true;
     let app = App::default();
-    let gw = start(vec![flooder, SessionConfig::new("ISLD", "CALM")], 1, app.clone());
+    let gw = start(
+        vec![flooder, SessionConfig::new("ISLD", "CALM")],
+        1,
+        app.clone(),
+    );
     let mut calm = Client::logon(gw.local_addr(), "CALM");
     let mut f = Client::logon(gw.local_addr(), "FLOOD");
     let mut burst = Vec::new();
@@ -230,13 +258,20 @@ fn flooding_session_is_logged_out_while_another_keeps_trading() {
     assert_eq!(get(&calm.expect("D"), 11), Some("calm-2"));
     gw.stop();
     let downs = app.downs.lock().unwrap();
-    assert!(downs.iter().any(|d| d.0 == 0 && d.1 && d.2 == "throttle limit exceeded"));
+    assert!(
+        downs
+            .iter()
+            .any(|d| d.0 == 0 && d.1 && d.2 == "throttle limit exceeded")
+    );
 }
 
 #[test]
 fn slow_consumer_is_disconnected() {
     let app = App::default();
-    let mut cfg = GatewayConfig::new("127.0.0.1:0".parse().unwrap(), vec![SessionConfig::new("ISLD", "SLOW")]);
+    let mut cfg = GatewayConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        vec![SessionConfig::new("ISLD", "SLOW")],
+    );
     cfg.settings.max_outbound_buffer = 64 * 1024;
     let a2 = app.clone();
     let gw = Gateway::start(cfg, move |_| a2.clone()).unwrap();
@@ -267,7 +302,8 @@ fn slow_consumer_is_disconnected() {
 fn garbage_before_logon_and_unknown_session_are_refused() {
     let gw = start(vec![SessionConfig::new("ISLD", "TW")], 1, App::default());
     let mut c = Client::connect(gw.local_addr(), "NOPE");
-    c.s.write_all(b"\x00\x01garbage 8=FIX.4.4\x019=abc\x01").unwrap();
+    c.s.write_all(b"\x00\x01garbage 8=FIX.4.4\x019=abc\x01")
+        .unwrap();
     c.send("A", &[(98, "0"), (108, "1")]);
     let m = c.expect("5");
     assert!(get(&m, 58).unwrap().starts_with("Unknown session"));

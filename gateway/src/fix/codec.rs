@@ -167,7 +167,11 @@ pub struct SessionReject {
 
 impl SessionReject {
     /// Builds a reject.
-    pub const fn new(reason: SessionRejectReason, ref_tag: Option<u32>, text: &'static str) -> Self {
+    pub const fn new(
+        reason: SessionRejectReason,
+        ref_tag: Option<u32>,
+        text: &'static str,
+    ) -> Self {
         SessionReject {
             reason,
             ref_tag,
@@ -251,18 +255,16 @@ fn resync_skip(buf: &[u8]) -> usize {
     if let Some(p) = buf.windows(PAT.len()).position(|w| w == PAT) {
         return p + 1;
     }
-    // Keep the longest tail that is a proper prefix of PAT (it may complete later).
+    // Keep the longest tail that is a proper prefix of PAT (it may complete
+    // later), minus its leading SOH: a message may start at offset 0 without one.
     let mut keep = 0;
     for k in (1..PAT.len()).rev() {
         if buf.len() >= k && buf[buf.len() - k..] == PAT[..k] {
-            keep = k;
+            keep = k - 1;
             break;
         }
     }
-    let skip = buf.len() - keep;
-    // `buf` is known not to be a valid start; dropping the leading SOH of a kept
-    // tail still leaves `8=FI..` at the front, which frames normally.
-    skip.max(1)
+    (buf.len() - keep).max(1)
 }
 
 fn garbled(buf: &[u8], reason: GarbleReason) -> Frame {
@@ -424,15 +426,34 @@ impl ParseError {
         use SessionRejectReason as R;
         let (reason, text) = match self.kind {
             ParseErrorKind::InvalidTag => (R::InvalidTagNumber, "Invalid tag number"),
-            ParseErrorKind::TagWithoutValue => (R::TagWithoutValue, "Tag specified without a value"),
+            ParseErrorKind::TagWithoutValue => {
+                (R::TagWithoutValue, "Tag specified without a value")
+            }
             ParseErrorKind::Truncated => (R::IncorrectDataFormat, "Malformed field"),
             ParseErrorKind::TooManyFields => (R::Other, "Too many fields"),
             ParseErrorKind::HeaderOrTrailerOrder => {
                 (R::TagOutOfOrder, "Tag specified out of required order")
             }
-            ParseErrorKind::BadDataLength => (R::IncorrectDataFormat, "Incorrect data format for value"),
+            ParseErrorKind::BadDataLength => {
+                (R::IncorrectDataFormat, "Incorrect data format for value")
+            }
         };
         SessionReject::new(reason, self.tag, text)
+    }
+}
+
+impl ParseError {
+    /// The text of the offending tag as it appeared in `msg` (for RefTagID 371
+    /// when the tag is not a number, e.g. `-1`): the bytes from the error offset
+    /// up to `=` or SOH, at most 16.
+    pub fn tag_text<'m>(&self, msg: &'m [u8]) -> &'m [u8] {
+        let rest = msg.get(self.offset..).unwrap_or(&[]);
+        let end = rest
+            .iter()
+            .take(16)
+            .position(|&b| b == b'=' || b == SOH)
+            .unwrap_or(rest.len().min(16));
+        &rest[..end]
     }
 }
 
@@ -752,10 +773,21 @@ impl FieldError {
         use SessionRejectReason as R;
         let (reason, text) = match self.kind {
             FieldErrorKind::Missing => (R::RequiredTagMissing, "Required tag missing"),
-            FieldErrorKind::BadFormat => (R::IncorrectDataFormat, "Incorrect data format for value"),
-            FieldErrorKind::OutOfRange => (R::ValueIncorrect, "Value is incorrect (out of range) for this tag"),
-            FieldErrorKind::GroupCount => (R::IncorrectNumInGroup, "Incorrect NumInGroup count for repeating group"),
-            FieldErrorKind::GroupOrder => (R::GroupFieldsOutOfOrder, "Repeating group fields out of order"),
+            FieldErrorKind::BadFormat => {
+                (R::IncorrectDataFormat, "Incorrect data format for value")
+            }
+            FieldErrorKind::OutOfRange => (
+                R::ValueIncorrect,
+                "Value is incorrect (out of range) for this tag",
+            ),
+            FieldErrorKind::GroupCount => (
+                R::IncorrectNumInGroup,
+                "Incorrect NumInGroup count for repeating group",
+            ),
+            FieldErrorKind::GroupOrder => (
+                R::GroupFieldsOutOfOrder,
+                "Repeating group fields out of order",
+            ),
         };
         SessionReject::new(reason, Some(self.tag), text)
     }
@@ -798,7 +830,10 @@ impl<'a> Fields<'a> {
     /// The value of the first occurrence of `tag`, in wire order.
     #[inline]
     pub fn get(&self, tag: u32) -> Option<&'a [u8]> {
-        self.refs.iter().find(|r| r.tag == tag).map(|r| self.value(r))
+        self.refs
+            .iter()
+            .find(|r| r.tag == tag)
+            .map(|r| self.value(r))
     }
 
     /// The value of `tag`, or a [`FieldErrorKind::Missing`] error.
@@ -879,6 +914,12 @@ impl<'a> Fields<'a> {
         self.refs
             .iter()
             .map(move |r| (r.tag, &buf[r.start as usize..r.end as usize]))
+    }
+
+    /// The field at `index` (wire order), if any.
+    #[inline]
+    pub fn at(&self, index: usize) -> Option<(u32, &'a [u8])> {
+        self.refs.get(index).map(|r| (r.tag, self.value(r)))
     }
 
     /// The tag of the field at `index` (wire order), if any.
@@ -1124,10 +1165,10 @@ pub fn parse_utc_timestamp(v: &[u8]) -> Result<u64, FieldErrorKind> {
 pub const UTC_TIMESTAMP_LEN: usize = 21;
 
 /// Formats `unix_ns` as a UTCTimestamp with milliseconds (`YYYYMMDD-HH:MM:SS.sss`),
-/// the precision FIX 4.4 defines. Years past 9999 are clamped to 9999-12-31.
+/// the precision FIX 4.4 defines.
 pub fn format_utc_timestamp(unix_ns: u64, out: &mut [u8; UTC_TIMESTAMP_LEN]) {
-    const MAX_NS: u64 = u64::MAX; // 9999-12-31T23:59:59.999
-    let ns = unix_ns.min(MAX_NS);
+    // u64 nanoseconds end in the year 2554, so the year always has four digits.
+    let ns = unix_ns;
     let secs = ns / NS_PER_SEC;
     let ms = (ns % NS_PER_SEC) / 1_000_000;
     let days = (secs / 86_400) as i64;

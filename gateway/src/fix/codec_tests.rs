@@ -22,18 +22,28 @@ const NOS_BODY: &str = "35=D|34=2|49=TW|52=20240102-03:04:05.678|56=ISLD|11=ord-
 #[test]
 fn frames_a_complete_message() {
     let m = msg("FIX.4.4", NOS_BODY);
-    assert_eq!(frame(&m, DEFAULT_MAX_MESSAGE_LEN), Frame::Complete { len: m.len() });
+    assert_eq!(
+        frame(&m, DEFAULT_MAX_MESSAGE_LEN),
+        Frame::Complete { len: m.len() }
+    );
     // Followed by the start of another message: still only the first.
     let mut two = m.clone();
     two.extend_from_slice(&m[..10]);
-    assert_eq!(frame(&two, DEFAULT_MAX_MESSAGE_LEN), Frame::Complete { len: m.len() });
+    assert_eq!(
+        frame(&two, DEFAULT_MAX_MESSAGE_LEN),
+        Frame::Complete { len: m.len() }
+    );
 }
 
 #[test]
 fn every_proper_prefix_is_incomplete() {
     let m = msg("FIX.4.4", NOS_BODY);
     for n in 0..m.len() {
-        assert_eq!(frame(&m[..n], DEFAULT_MAX_MESSAGE_LEN), Frame::Incomplete, "prefix {n}");
+        assert_eq!(
+            frame(&m[..n], DEFAULT_MAX_MESSAGE_LEN),
+            Frame::Incomplete,
+            "prefix {n}"
+        );
     }
 }
 
@@ -82,22 +92,34 @@ fn first_three_fields_must_be_8_9_35() {
     let m = soh("8=FIX.4.4|9=5|34=1|10=000|");
     assert!(matches!(
         frame(&m, DEFAULT_MAX_MESSAGE_LEN),
-        Frame::Garbled { reason: GarbleReason::MsgTypeNotThird, .. }
+        Frame::Garbled {
+            reason: GarbleReason::MsgTypeNotThird,
+            ..
+        }
     ));
     let m = soh("9=5|8=FIX.4.4|35=0|10=000|");
     assert!(matches!(
         frame(&m, DEFAULT_MAX_MESSAGE_LEN),
-        Frame::Garbled { reason: GarbleReason::BadBeginString, .. }
+        Frame::Garbled {
+            reason: GarbleReason::BadBeginString,
+            ..
+        }
     ));
     let m = soh("8=FIX.4.4|35=0|9=5|10=000|");
     assert!(matches!(
         frame(&m, DEFAULT_MAX_MESSAGE_LEN),
-        Frame::Garbled { reason: GarbleReason::BadBodyLength, .. }
+        Frame::Garbled {
+            reason: GarbleReason::BadBodyLength,
+            ..
+        }
     ));
     let m = soh("8=FIX.4.4|9=x|35=0|10=000|");
     assert!(matches!(
         frame(&m, DEFAULT_MAX_MESSAGE_LEN),
-        Frame::Garbled { reason: GarbleReason::BadBodyLength, .. }
+        Frame::Garbled {
+            reason: GarbleReason::BadBodyLength,
+            ..
+        }
     ));
 }
 
@@ -106,12 +128,18 @@ fn oversized_is_garbled_as_soon_as_the_length_is_known() {
     let m = soh("8=FIX.4.4|9=999999|35=D|");
     assert_eq!(
         frame(&m, DEFAULT_MAX_MESSAGE_LEN),
-        Frame::Garbled { skip: m.len(), reason: GarbleReason::TooLong }
+        Frame::Garbled {
+            skip: m.len(),
+            reason: GarbleReason::TooLong
+        }
     );
     let m = msg("FIX.4.4", NOS_BODY);
     assert!(matches!(
         frame(&m, m.len() - 1),
-        Frame::Garbled { reason: GarbleReason::TooLong, .. }
+        Frame::Garbled {
+            reason: GarbleReason::TooLong,
+            ..
+        }
     ));
     assert_eq!(frame(&m, m.len()), Frame::Complete { len: m.len() });
 }
@@ -130,7 +158,10 @@ fn garbage_resyncs_on_the_next_begin_string() {
     let g = soh("xyz|8=FI");
     assert_eq!(
         frame(&g, DEFAULT_MAX_MESSAGE_LEN),
-        Frame::Garbled { skip: 4, reason: GarbleReason::BadBeginString }
+        Frame::Garbled {
+            skip: 4,
+            reason: GarbleReason::BadBeginString
+        }
     );
     assert_eq!(frame(&g[4..], DEFAULT_MAX_MESSAGE_LEN), Frame::Incomplete);
     // A lone SOH is dropped (skip >= 1 always).
@@ -150,14 +181,17 @@ fn parses_fields_and_typed_values() {
     assert_eq!(msg.get(9999), None);
     assert_eq!(msg.get_char(54), Ok(Some(b'1')));
     assert_eq!(msg.get_u64(40), Ok(Some(2)));
-    assert_eq!(msg.get_u64(55), Err(FieldError::new(55, FieldErrorKind::BadFormat)));
+    assert_eq!(
+        msg.get_u64(55),
+        Err(FieldError::new(55, FieldErrorKind::BadFormat))
+    );
     assert_eq!(msg.get_str(55), Ok(Some("BTC-USD")));
     assert_eq!(msg.get_bool(43), Ok(None));
+    assert_eq!(msg.get_timestamp(52), Ok(Some(1_704_164_645_678_000_000)));
     assert_eq!(
-        msg.get_timestamp(52),
-        Ok(Some(1_704_164_645_678_000_000))
+        msg.require(1),
+        Err(FieldError::new(1, FieldErrorKind::Missing))
     );
-    assert_eq!(msg.require(1), Err(FieldError::new(1, FieldErrorKind::Missing)));
     let tags: Vec<u32> = msg.fields().map(|(t, _)| t).collect();
     assert_eq!(&tags[..4], &[8, 9, 35, 34]);
     assert_eq!(*tags.last().unwrap(), 10);
@@ -170,13 +204,28 @@ fn parses_fields_and_typed_values() {
 fn parser_errors_name_the_tag_and_reject_reason() {
     let mut p = Parser::new();
     let cases: &[(&str, ParseErrorKind, Option<u32>, u32)] = &[
-        ("35=D|34=2|58=|", ParseErrorKind::TagWithoutValue, Some(58), 4),
+        (
+            "35=D|34=2|58=|",
+            ParseErrorKind::TagWithoutValue,
+            Some(58),
+            4,
+        ),
         ("35=D|34=2|x=1|", ParseErrorKind::InvalidTag, None, 0),
         ("35=D|34=2|=1|", ParseErrorKind::InvalidTag, None, 0),
         ("35=D|34=2|0=1|", ParseErrorKind::InvalidTag, None, 0),
         ("35=D|34=2|058=1|", ParseErrorKind::InvalidTag, None, 0),
-        ("35=D|34=2|123456789=1|", ParseErrorKind::InvalidTag, None, 0),
-        ("35=D|34=2|95=x|96=a|", ParseErrorKind::BadDataLength, Some(95), 6),
+        (
+            "35=D|34=2|123456789=1|",
+            ParseErrorKind::InvalidTag,
+            None,
+            0,
+        ),
+        (
+            "35=D|34=2|95=x|96=a|",
+            ParseErrorKind::BadDataLength,
+            Some(95),
+            6,
+        ),
     ];
     for (body, kind, tag, reason) in cases {
         let m = msg("FIX.4.4", body);
@@ -259,7 +308,11 @@ fn repeating_groups() {
     let not_num = msg_raw_body("35=D|453=two|448=P1|");
     let msg = p.parse(&not_num).unwrap();
     assert_eq!(
-        msg.group(453, &members).unwrap_err().to_reject().reason.code(),
+        msg.group(453, &members)
+            .unwrap_err()
+            .to_reject()
+            .reason
+            .code(),
         6
     );
 }
@@ -277,7 +330,10 @@ fn encoder_round_trips_through_frame_and_parse() {
         .field_bool(43, false)
         .field(58, b"hello");
     let out = e.finish().to_vec();
-    assert_eq!(frame(&out, DEFAULT_MAX_MESSAGE_LEN), Frame::Complete { len: out.len() });
+    assert_eq!(
+        frame(&out, DEFAULT_MAX_MESSAGE_LEN),
+        Frame::Complete { len: out.len() }
+    );
     assert!(out.starts_with(b"8=FIX.4.4\x019="));
     let mut p = Parser::new();
     let m = p.parse(&out).unwrap();
@@ -320,15 +376,42 @@ fn utc_timestamps() {
         parse_utc_timestamp(b"20000229-23:59:59.123456789"),
         Ok(951_868_799_123_456_789)
     );
-    assert_eq!(parse_utc_timestamp(b"20231301-00:00:00"), Err(FieldErrorKind::OutOfRange));
-    assert_eq!(parse_utc_timestamp(b"20230229-00:00:00"), Err(FieldErrorKind::OutOfRange));
-    assert_eq!(parse_utc_timestamp(b"20230431-00:00:00"), Err(FieldErrorKind::OutOfRange));
-    assert_eq!(parse_utc_timestamp(b"20230101-24:00:00"), Err(FieldErrorKind::OutOfRange));
-    assert_eq!(parse_utc_timestamp(b"19691231-23:59:59"), Err(FieldErrorKind::OutOfRange));
-    assert_eq!(parse_utc_timestamp(b"2023010100:00:00"), Err(FieldErrorKind::BadFormat));
-    assert_eq!(parse_utc_timestamp(b"20230101-00:00:00."), Err(FieldErrorKind::BadFormat));
-    assert_eq!(parse_utc_timestamp(b"20230101-00:00:0a"), Err(FieldErrorKind::BadFormat));
-    assert_eq!(parse_utc_timestamp(b"20230101-00:00:00.1234567890"), Err(FieldErrorKind::BadFormat));
+    assert_eq!(
+        parse_utc_timestamp(b"20231301-00:00:00"),
+        Err(FieldErrorKind::OutOfRange)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"20230229-00:00:00"),
+        Err(FieldErrorKind::OutOfRange)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"20230431-00:00:00"),
+        Err(FieldErrorKind::OutOfRange)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"20230101-24:00:00"),
+        Err(FieldErrorKind::OutOfRange)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"19691231-23:59:59"),
+        Err(FieldErrorKind::OutOfRange)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"2023010100:00:00"),
+        Err(FieldErrorKind::BadFormat)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"20230101-00:00:00."),
+        Err(FieldErrorKind::BadFormat)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"20230101-00:00:0a"),
+        Err(FieldErrorKind::BadFormat)
+    );
+    assert_eq!(
+        parse_utc_timestamp(b"20230101-00:00:00.1234567890"),
+        Err(FieldErrorKind::BadFormat)
+    );
     let mut out = [0u8; UTC_TIMESTAMP_LEN];
     format_utc_timestamp(951_868_799_123_456_789, &mut out);
     assert_eq!(&out, b"20000229-23:59:59.123");
@@ -363,5 +446,8 @@ fn integers() {
     let mut tmp = [0u8; 20];
     assert_eq!(fmt_u64(u64::MAX, &mut tmp), b"18446744073709551615");
     assert_eq!(fmt_u64(0, &mut tmp), b"0");
-    assert_eq!(checksum(b"8=FIX.4.4\x01"), (b"8=FIX.4.4\x01".iter().map(|&b| b as u32).sum::<u32>() % 256) as u8);
+    assert_eq!(
+        checksum(b"8=FIX.4.4\x01"),
+        (b"8=FIX.4.4\x01".iter().map(|&b| b as u32).sum::<u32>() % 256) as u8
+    );
 }

@@ -155,7 +155,11 @@ impl SessionConfig {
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .collect()
         };
-        format!("{}-{}", clean(&self.our_comp_id), clean(&self.their_comp_id))
+        format!(
+            "{}-{}",
+            clean(&self.our_comp_id),
+            clean(&self.their_comp_id)
+        )
     }
 }
 
@@ -219,7 +223,13 @@ mod tests {
 
     #[test]
     fn bad_hash_text_is_an_error() {
-        for t in ["", "md5:00:00", "sha256:zz:00", "sha256:00:0011", "sha256:00"] {
+        for t in [
+            "",
+            "md5:00:00",
+            "sha256:zz:00",
+            "sha256:00:0011",
+            "sha256:00",
+        ] {
             assert!(PasswordHash::parse(t).is_err(), "{t}");
         }
     }

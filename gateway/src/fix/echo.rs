@@ -41,9 +41,38 @@ pub fn settings() -> Settings {
 fn is_header_or_trailer(tag: u32) -> bool {
     matches!(
         tag,
-        8 | 9 | 35 | 49 | 56 | 115 | 128 | 90 | 91 | 34 | 50 | 142 | 57 | 143 | 116 | 144 | 129
-            | 145 | 43 | 97 | 52 | 122 | 212 | 213 | 347 | 369 | 627 | 628 | 629 | 630 | 93
-            | 89 | 10
+        8 | 9
+            | 35
+            | 49
+            | 56
+            | 115
+            | 128
+            | 90
+            | 91
+            | 34
+            | 50
+            | 142
+            | 57
+            | 143
+            | 116
+            | 144
+            | 129
+            | 145
+            | 43
+            | 97
+            | 52
+            | 122
+            | 212
+            | 213
+            | 347
+            | 369
+            | 627
+            | 628
+            | 629
+            | 630
+            | 93
+            | 89
+            | 10
     )
 }
 
@@ -70,11 +99,19 @@ impl EchoApp {
 impl Application for EchoApp {
     fn on_logon(&mut self, _session: SessionId, cfg: &SessionConfig) {
         if self.log {
-            eprintln!("fix-echo: logon {} -> {}", cfg.their_comp_id, cfg.our_comp_id);
+            eprintln!(
+                "fix-echo: logon {} -> {}",
+                cfg.their_comp_id, cfg.our_comp_id
+            );
         }
     }
 
-    fn on_message(&mut self, session: SessionId, msg: &Message<'_>, reply: &mut Reply<'_>) -> Delivery {
+    fn on_message(
+        &mut self,
+        session: SessionId,
+        msg: &Message<'_>,
+        reply: &mut Reply<'_>,
+    ) -> Delivery {
         let t = msg.msg_type();
         if t != b"D" && t != b"d" {
             return Delivery::BusinessReject {
@@ -166,12 +203,24 @@ mod tests {
         let c = a.open(T0);
         a.on_bytes(c, &m("A", 1, &[(98, "0"), (108, "30")]), T0);
         assert_eq!(outputs(&mut a, c)[0].0, "A");
-        let order = [(11, "ord1"), (21, "1"), (55, "ABC"), (54, "1"), (60, "20231114-22:13:20"), (40, "1")];
+        let order = [
+            (11, "ord1"),
+            (21, "1"),
+            (55, "ABC"),
+            (54, "1"),
+            (60, "20231114-22:13:20"),
+            (40, "1"),
+        ];
         a.on_bytes(c, &m("D", 2, &order), T0);
         let o = outputs(&mut a, c);
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].0, "D");
-        let body: Vec<(u32, String)> = o[0].1.iter().filter(|(t, _)| !is_header_or_trailer(*t)).cloned().collect();
+        let body: Vec<(u32, String)> = o[0]
+            .1
+            .iter()
+            .filter(|(t, _)| !is_header_or_trailer(*t))
+            .cloned()
+            .collect();
         let want: Vec<(u32, String)> = order.iter().map(|(t, v)| (*t, v.to_string())).collect();
         assert_eq!(body, want);
         // PossResend of a seen ClOrdID: ignored. Of a new one: echoed.
@@ -185,7 +234,21 @@ mod tests {
         // SecurityDefinition echoed, anything else: BMR 3.
         a.on_bytes(c, &m("d", 5, &[(320, "r1"), (322, "x"), (323, "1")]), T0);
         assert_eq!(outputs(&mut a, c)[0].0, "d");
-        a.on_bytes(c, &m("F", 6, &[(11, "c1"), (41, "ord1")]), T0);
+        a.on_bytes(
+            c,
+            &m(
+                "F",
+                6,
+                &[
+                    (11, "c1"),
+                    (41, "ord1"),
+                    (55, "ABC"),
+                    (54, "1"),
+                    (60, "20231114-22:13:20"),
+                ],
+            ),
+            T0,
+        );
         let o = outputs(&mut a, c);
         assert_eq!(o[0].0, "j");
         assert!(o[0].1.contains(&(380, "3".to_string())));

@@ -182,8 +182,11 @@ impl GatewayHandle {
         if id >= self.directory.len() {
             return Err(SendError::UnknownSession(id));
         }
-        self.push(self.directory.owner(id), Command::Logout(id, text.to_string()))
-            .map_err(|_| SendError::Stopped)
+        self.push(
+            self.directory.owner(id),
+            Command::Logout(id, text.to_string()),
+        )
+        .map_err(|_| SendError::Stopped)
     }
 
     /// The session configured for (their CompID, our CompID).
@@ -219,7 +222,8 @@ impl Gateway {
         F: Fn(usize) -> A + Send + Sync + 'static,
     {
         let threads = cfg.threads.max(1);
-        let directory = Arc::new(Directory::new(cfg.sessions.clone(), threads).map_err(StartError::Config)?);
+        let directory =
+            Arc::new(Directory::new(cfg.sessions.clone(), threads).map_err(StartError::Config)?);
         let listener = TcpListener::bind(cfg.listen).map_err(StartError::Io)?;
         let local_addr = listener.local_addr().map_err(StartError::Io)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -241,12 +245,16 @@ impl Gateway {
             rxs.push(rx);
         }
         // Open every store up front so a bad data directory fails the start.
-        let mut stores: Vec<Vec<(SessionId, Box<dyn MessageStore>)>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut stores: Vec<Vec<(SessionId, Box<dyn MessageStore>)>> =
+            (0..threads).map(|_| Vec::new()).collect();
         for id in 0..directory.len() {
-            let Some(s) = directory.config(id) else { continue };
+            let Some(s) = directory.config(id) else {
+                continue;
+            };
             let store: Box<dyn MessageStore> = match &cfg.data_dir {
                 Some(dir) => Box::new(
-                    FileStore::open(&dir.join(s.store_name())).map_err(|e| StartError::Store(e.to_string()))?,
+                    FileStore::open(&dir.join(s.store_name()))
+                        .map_err(|e| StartError::Store(e.to_string()))?,
                 ),
                 None => Box::new(MemStore::new()),
             };
@@ -276,7 +284,8 @@ impl Gateway {
                 .name(format!("fix-gw-{t}"))
                 .spawn(move || {
                     let mut st: Vec<Option<Box<dyn MessageStore>>> = {
-                        let mut v: Vec<Option<Box<dyn MessageStore>>> = (0..directory.len()).map(|_| None).collect();
+                        let mut v: Vec<Option<Box<dyn MessageStore>>> =
+                            (0..directory.len()).map(|_| None).collect();
                         for (id, s) in st {
                             v[id] = Some(s);
                         }
@@ -286,7 +295,9 @@ impl Gateway {
                         let id = directory
                             .lookup(c.their_comp_id.as_bytes(), c.our_comp_id.as_bytes())
                             .ok_or("session vanished")?;
-                        st.get_mut(id).and_then(Option::take).ok_or_else(|| "store missing".to_string())
+                        st.get_mut(id)
+                            .and_then(Option::take)
+                            .ok_or_else(|| "store missing".to_string())
                     };
                     match Acceptor::new(settings, directory.clone(), t, &mut mk, app(t)) {
                         Ok(acceptor) => worker.run(acceptor),
@@ -360,7 +371,10 @@ struct Worker {
 impl Worker {
     fn run<A: Application>(mut self, mut acc: Acceptor<A>) {
         if let Some(l) = self.listener.as_mut()
-            && let Err(e) = self.poll.registry().register(l, LISTENER, Interest::READABLE)
+            && let Err(e) = self
+                .poll
+                .registry()
+                .register(l, LISTENER, Interest::READABLE)
         {
             eprintln!("fix gateway: cannot poll the listener: {e}");
             return;
@@ -387,7 +401,9 @@ impl Worker {
                     }
                 }
             }
-            self.handle.links[self.thread].woken.store(false, Ordering::Release);
+            self.handle.links[self.thread]
+                .woken
+                .store(false, Ordering::Release);
             while let Ok(cmd) = self.rx.try_recv() {
                 match cmd {
                     Command::Send(m) => {
@@ -419,7 +435,9 @@ impl Worker {
 
     fn accept<A: Application>(&mut self, acc: &mut Acceptor<A>, now: u64) {
         loop {
-            let Some(l) = self.listener.as_ref() else { return };
+            let Some(l) = self.listener.as_ref() else {
+                return;
+            };
             match l.accept() {
                 Ok((stream, _)) => self.adopt(acc, stream, Vec::new(), now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -432,10 +450,20 @@ impl Worker {
         }
     }
 
-    fn adopt<A: Application>(&mut self, acc: &mut Acceptor<A>, mut stream: TcpStream, pending: Vec<u8>, now: u64) {
+    fn adopt<A: Application>(
+        &mut self,
+        acc: &mut Acceptor<A>,
+        mut stream: TcpStream,
+        pending: Vec<u8>,
+        now: u64,
+    ) {
         let _ = stream.set_nodelay(true);
         let c = acc.open(now);
-        if let Err(e) = self.poll.registry().register(&mut stream, Token(c), Interest::READABLE) {
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(c), Interest::READABLE)
+        {
             eprintln!("fix gateway: cannot poll a connection: {e}");
             acc.on_disconnect(c, now);
             return;
@@ -456,7 +484,9 @@ impl Worker {
 
     /// Hand buffered input to the session layer.
     fn consume<A: Application>(&mut self, acc: &mut Acceptor<A>, c: ConnId, now: u64) {
-        let Some(nc) = self.conns.get_mut(c).and_then(Option::as_mut) else { return };
+        let Some(nc) = self.conns.get_mut(c).and_then(Option::as_mut) else {
+            return;
+        };
         if nc.rx.is_empty() {
             return;
         }
@@ -466,7 +496,9 @@ impl Worker {
 
     fn read<A: Application>(&mut self, acc: &mut Acceptor<A>, c: ConnId, buf: &mut [u8], now: u64) {
         loop {
-            let Some(nc) = self.conns.get_mut(c).and_then(Option::as_mut) else { return };
+            let Some(nc) = self.conns.get_mut(c).and_then(Option::as_mut) else {
+                return;
+            };
             if acc.disposition(c) != Disposition::Open {
                 return;
             }
@@ -506,7 +538,11 @@ impl Worker {
                         let _ = self.poll.registry().deregister(&mut nc.stream);
                         acc.on_disconnect(c, now);
                         let rx = std::mem::take(&mut nc.rx);
-                        if self.handle.push(thread, Command::Handoff(nc.stream, rx)).is_err() {
+                        if self
+                            .handle
+                            .push(thread, Command::Handoff(nc.stream, rx))
+                            .is_err()
+                        {
                             eprintln!("fix gateway: hand-off to thread {thread} failed");
                         }
                     }
@@ -541,7 +577,12 @@ impl Worker {
                     } else {
                         Interest::READABLE
                     };
-                    if self.poll.registry().reregister(&mut nc.stream, Token(c), interest).is_err() {
+                    if self
+                        .poll
+                        .registry()
+                        .reregister(&mut nc.stream, Token(c), interest)
+                        .is_err()
+                    {
                         failed = true;
                     }
                     nc.want_write = pending;

@@ -98,8 +98,12 @@ impl MessageStore for MemStore {
         self.next_target = seq;
     }
     fn append(&mut self, m: StoredMessage<'_>) -> io::Result<()> {
-        self.msgs
-            .push((m.seq, m.sending_time_ns, m.msg_type.to_vec(), m.body.to_vec()));
+        self.msgs.push((
+            m.seq,
+            m.sending_time_ns,
+            m.msg_type.to_vec(),
+            m.body.to_vec(),
+        ));
         Ok(())
     }
     fn for_each_in_range(
@@ -191,9 +195,7 @@ impl FileStore {
             .open(&seq_path)
             .map_err(at(&seq_path))?;
         let mut text = String::new();
-        seq_file
-            .read_to_string(&mut text)
-            .map_err(at(&seq_path))?;
+        seq_file.read_to_string(&mut text).map_err(at(&seq_path))?;
         let mut nums = text.split_ascii_whitespace().map(str::parse::<u64>);
         let (mut next_sender, next_target) = match (nums.next(), nums.next()) {
             (Some(Ok(s)), Some(Ok(t))) if s >= 1 && t >= 1 => (s, t),

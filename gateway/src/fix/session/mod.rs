@@ -266,7 +266,14 @@ fn scan<'a>(raw: &'a [u8], pat: &[u8]) -> &'a [u8] {
 }
 
 /// Standard header of an outgoing message; `poss_dup` carries OrigSendingTime.
-fn header(enc: &mut Encoder, cfg: &SessionConfig, t: &[u8], seq: u64, now: u64, poss_dup: Option<u64>) {
+fn header(
+    enc: &mut Encoder,
+    cfg: &SessionConfig,
+    t: &[u8],
+    seq: u64,
+    now: u64,
+    poss_dup: Option<u64>,
+) {
     enc.start(t)
         .field_u64(tags::MSG_SEQ_NUM, seq)
         .field(tags::SENDER_COMP_ID, cfg.our_comp_id.as_bytes())
@@ -279,7 +286,12 @@ fn header(enc: &mut Encoder, cfg: &SessionConfig, t: &[u8], seq: u64, now: u64, 
 }
 
 /// Send an administrative message (not stored: a resend replaces it by a gap fill).
-fn send_admin(out: &mut Out<'_>, sess: &mut SessionState, t: &[u8], body: impl FnOnce(&mut Encoder)) {
+fn send_admin(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    t: &[u8],
+    body: impl FnOnce(&mut Encoder),
+) {
     let seq = sess.store.next_sender_seq();
     header(out.enc, &sess.cfg, t, seq, out.now, None);
     body(out.enc);
@@ -309,7 +321,12 @@ fn push_encoded(out: &mut Out<'_>) {
 
 /// Send an application message on a session (stored for resends). Returns a
 /// store error as text.
-fn send_app(out: &mut Out<'_>, sess: &mut SessionState, t: &[u8], body: &[u8]) -> Result<(), String> {
+fn send_app(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    t: &[u8],
+    body: &[u8],
+) -> Result<(), String> {
     let seq = sess.store.next_sender_seq();
     sess.store
         .append(StoredMessage {
@@ -330,7 +347,13 @@ fn send_app(out: &mut Out<'_>, sess: &mut SessionState, t: &[u8], body: &[u8]) -
     Ok(())
 }
 
-fn send_reject(out: &mut Out<'_>, sess: &mut SessionState, ref_seq: Option<u64>, ref_type: Option<&[u8]>, r: SessionReject) {
+fn send_reject(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    ref_seq: Option<u64>,
+    ref_type: Option<&[u8]>,
+    r: SessionReject,
+) {
     send_admin(out, sess, b"3", |e| {
         if let Some(s) = ref_seq {
             e.field_u64(tags::REF_SEQ_NUM, s);
@@ -390,11 +413,6 @@ pub struct Acceptor<A: Application> {
 pub type StoreFactory<'a> =
     &'a mut dyn FnMut(&SessionConfig) -> Result<Box<dyn MessageStore>, String>;
 
-/// Keep everything: the default validator until the data dictionary is wired in.
-fn accept_all(_: &Message<'_>) -> Result<(), SessionReject> {
-    Ok(())
-}
-
 impl<A: Application> Acceptor<A> {
     /// The acceptor for gateway thread `thread`, owning the directory's sessions
     /// with `owner == thread`, each with the store `make_store` opens.
@@ -433,7 +451,7 @@ impl<A: Application> Acceptor<A> {
             app,
             parser: super::codec::Parser::new(),
             enc,
-            validator: accept_all,
+            validator: super::dict::validate,
         })
     }
 
@@ -450,7 +468,8 @@ impl<A: Application> Acceptor<A> {
     }
 
     /// Use `f` to validate every message at its expected sequence number before it
-    /// is processed (the data dictionary's check).
+    /// is processed. The default is the FIX 4.4 dictionary's
+    /// [`crate::fix::dict::validate`].
     pub fn set_validator(&mut self, f: fn(&Message<'_>) -> Result<(), SessionReject>) {
         self.validator = f;
     }
@@ -557,7 +576,11 @@ impl<A: Application> Acceptor<A> {
     /// Deliver queued out-of-order messages that are now in sequence.
     fn drain_queue(&mut self, conn: ConnId, now: u64) {
         loop {
-            let Some(sid) = self.conns.get(conn).and_then(Option::as_ref).and_then(|c| c.session)
+            let Some(sid) = self
+                .conns
+                .get(conn)
+                .and_then(Option::as_ref)
+                .and_then(|c| c.session)
             else {
                 return;
             };
@@ -666,7 +689,13 @@ impl<A: Application> Acceptor<A> {
         let Ok(msg) = self.parser.parse(raw) else {
             let their = scan(raw, b"\x0149=").to_vec();
             let ours = scan(raw, b"\x0156=").to_vec();
-            self.refuse(cid, &their, &ours, "First message is not a valid Logon", now);
+            self.refuse(
+                cid,
+                &their,
+                &ours,
+                "First message is not a valid Logon",
+                now,
+            );
             return false;
         };
         let their = msg.get(tags::SENDER_COMP_ID).unwrap_or(b"").to_vec();
@@ -716,13 +745,24 @@ impl<A: Application> Acceptor<A> {
             return false;
         }
         let hb = match msg.get_u64(tags::HEART_BT_INT) {
-            Ok(Some(h)) if (self.settings.heartbeat_range_s.0..=self.settings.heartbeat_range_s.1).contains(&h) => h,
+            Ok(Some(h))
+                if (self.settings.heartbeat_range_s.0..=self.settings.heartbeat_range_s.1)
+                    .contains(&h) =>
+            {
+                h
+            }
             Ok(Some(_)) => {
                 self.refuse(cid, &their, &ours, "HeartBtInt(108) out of range", now);
                 return false;
             }
             _ => {
-                self.refuse(cid, &their, &ours, "HeartBtInt(108) missing or malformed", now);
+                self.refuse(
+                    cid,
+                    &their,
+                    &ours,
+                    "HeartBtInt(108) missing or malformed",
+                    now,
+                );
                 return false;
             }
         };
@@ -731,7 +771,13 @@ impl<A: Application> Acceptor<A> {
             return false;
         }
         let Ok(seq) = msg.seq_num() else {
-            self.refuse(cid, &their, &ours, "MsgSeqNum(34) missing or malformed", now);
+            self.refuse(
+                cid,
+                &their,
+                &ours,
+                "MsgSeqNum(34) missing or malformed",
+                now,
+            );
             return false;
         };
         let reset_requested = matches!(msg.get_bool(tags::RESET_SEQ_NUM_FLAG), Ok(Some(true)));
@@ -758,7 +804,13 @@ impl<A: Application> Acceptor<A> {
             drop(e);
             let their = their.clone();
             let ours = ours.clone();
-            self.refuse(cid, &their, &ours, "Internal error: message store unavailable", now);
+            self.refuse(
+                cid,
+                &their,
+                &ours,
+                "Internal error: message store unavailable",
+                now,
+            );
             return false;
         }
         sess.conn = Some(cid);
@@ -781,8 +833,16 @@ impl<A: Application> Acceptor<A> {
             other => {
                 let r = match other {
                     Err(fe) => fe.to_reject(),
-                    Ok(None) => reject(SessionRejectReason::RequiredTagMissing, Some(tags::SENDING_TIME), "Required tag missing"),
-                    Ok(Some(_)) => reject(SessionRejectReason::SendingTimeAccuracy, Some(tags::SENDING_TIME), "SendingTime accuracy problem"),
+                    Ok(None) => reject(
+                        SessionRejectReason::RequiredTagMissing,
+                        Some(tags::SENDING_TIME),
+                        "Required tag missing",
+                    ),
+                    Ok(Some(_)) => reject(
+                        SessionRejectReason::SendingTimeAccuracy,
+                        Some(tags::SENDING_TIME),
+                        "SendingTime accuracy problem",
+                    ),
                 };
                 send_reject(&mut out, sess, Some(seq), Some(b"A"), r);
                 logout_and_close(&mut out, sess, r.text, "logon refused: SendingTime");
@@ -913,7 +973,13 @@ impl<A: Application> Acceptor<A> {
     /// events). It always gets a MsgSeqNum and is stored; it is written now if the
     /// session is logged on, else the counterparty gets it by ResendRequest after
     /// its next logon (unless sequence numbers are reset then).
-    pub fn send(&mut self, id: SessionId, msg_type: &[u8], body: &[u8], now: u64) -> Result<(), SendError> {
+    pub fn send(
+        &mut self,
+        id: SessionId,
+        msg_type: &[u8],
+        body: &[u8],
+        now: u64,
+    ) -> Result<(), SendError> {
         let Self {
             settings,
             sessions,
@@ -938,7 +1004,11 @@ impl<A: Application> Acceptor<A> {
             window_count: 0,
             close_reason: "",
         };
-        let conn = match sess.conn.and_then(|c| conns.get_mut(c)).and_then(Option::as_mut) {
+        let conn = match sess
+            .conn
+            .and_then(|c| conns.get_mut(c))
+            .and_then(Option::as_mut)
+        {
             Some(c) if c.phase != Phase::AwaitLogon => c,
             _ => &mut closed,
         };
@@ -981,7 +1051,11 @@ impl<A: Application> Acceptor<A> {
         let Some(sess) = sessions.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
-        let Some(conn) = sess.conn.and_then(|c| conns.get_mut(c)).and_then(Option::as_mut) else {
+        let Some(conn) = sess
+            .conn
+            .and_then(|c| conns.get_mut(c))
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         if conn.phase != Phase::Active {
@@ -1000,7 +1074,12 @@ impl<A: Application> Acceptor<A> {
 /// A message ahead of the expected sequence number: keep it and ask for the gap.
 fn queue_ahead(out: &mut Out<'_>, sess: &mut SessionState, seq: u64, raw: &[u8], expected: u64) {
     if sess.queue.len() >= out.settings.max_queued_messages {
-        logout_and_close(out, sess, "Too many messages queued ahead of a sequence gap", "resend queue overflow");
+        logout_and_close(
+            out,
+            sess,
+            "Too many messages queued ahead of a sequence gap",
+            "resend queue overflow",
+        );
         return;
     }
     sess.queue.entry(seq).or_insert_with(|| raw.to_vec());
@@ -1045,12 +1124,23 @@ fn process_active<A: Application>(
         if seq == Some(expected) {
             sess.store.set_next_target_seq(expected + 1);
         }
-        send_reject(out, sess, seq, Some(t), reject(SessionRejectReason::CompIdProblem, None, "CompID problem"));
+        send_reject(
+            out,
+            sess,
+            seq,
+            Some(t),
+            reject(SessionRejectReason::CompIdProblem, None, "CompID problem"),
+        );
         logout_and_close(out, sess, "CompID problem", "CompID problem");
         return;
     }
     let Some(seq) = seq else {
-        logout_and_close(out, sess, "MsgSeqNum(34) missing or malformed", "MsgSeqNum missing");
+        logout_and_close(
+            out,
+            sess,
+            "MsgSeqNum(34) missing or malformed",
+            "MsgSeqNum missing",
+        );
         return;
     };
     let sending_time = match msg.get_timestamp(tags::SENDING_TIME) {
@@ -1058,7 +1148,11 @@ fn process_active<A: Application>(
         other => {
             let r = match other {
                 Err(e) => e.to_reject(),
-                _ => reject(SessionRejectReason::RequiredTagMissing, Some(tags::SENDING_TIME), "Required tag missing"),
+                _ => reject(
+                    SessionRejectReason::RequiredTagMissing,
+                    Some(tags::SENDING_TIME),
+                    "Required tag missing",
+                ),
             };
             if seq == expected {
                 sess.store.set_next_target_seq(expected + 1);
@@ -1071,7 +1165,17 @@ fn process_active<A: Application>(
         if seq == expected {
             sess.store.set_next_target_seq(expected + 1);
         }
-        send_reject(out, sess, Some(seq), Some(t), reject(SessionRejectReason::SendingTimeAccuracy, None, "SendingTime accuracy problem"));
+        send_reject(
+            out,
+            sess,
+            Some(seq),
+            Some(t),
+            reject(
+                SessionRejectReason::SendingTimeAccuracy,
+                None,
+                "SendingTime accuracy problem",
+            ),
+        );
         initiate_logout(out, sess, "SendingTime accuracy problem");
         return;
     }
@@ -1105,8 +1209,16 @@ fn process_active<A: Application>(
     let orig_problem = if poss_dup && t != b"4" {
         match msg.get_timestamp(tags::ORIG_SENDING_TIME) {
             Ok(Some(orig)) if orig <= sending_time => None,
-            Ok(Some(_)) => Some(reject(SessionRejectReason::SendingTimeAccuracy, None, "SendingTime accuracy problem")),
-            Ok(None) => Some(reject(SessionRejectReason::RequiredTagMissing, Some(tags::ORIG_SENDING_TIME), "Required tag missing")),
+            Ok(Some(_)) => Some(reject(
+                SessionRejectReason::SendingTimeAccuracy,
+                None,
+                "SendingTime accuracy problem",
+            )),
+            Ok(None) => Some(reject(
+                SessionRejectReason::RequiredTagMissing,
+                Some(tags::ORIG_SENDING_TIME),
+                "Required tag missing",
+            )),
             Err(e) => Some(e.to_reject()),
         }
     } else {
@@ -1152,10 +1264,21 @@ fn process_active<A: Application>(
             sess.store.set_next_target_seq(expected + 1);
             match limit.action {
                 ThrottleAction::Reject => {
-                    send_reject(out, sess, Some(seq), Some(t), reject(SessionRejectReason::Other, None, "Throttle limit exceeded"));
+                    send_reject(
+                        out,
+                        sess,
+                        Some(seq),
+                        Some(t),
+                        reject(SessionRejectReason::Other, None, "Throttle limit exceeded"),
+                    );
                 }
                 ThrottleAction::Logout => {
-                    logout_and_close(out, sess, "Throttle limit exceeded", "throttle limit exceeded");
+                    logout_and_close(
+                        out,
+                        sess,
+                        "Throttle limit exceeded",
+                        "throttle limit exceeded",
+                    );
                 }
             }
             return;
@@ -1186,7 +1309,17 @@ fn process_active<A: Application>(
                 Some(id) => send_admin(out, sess, b"0", |e| {
                     e.field(tags::TEST_REQ_ID, id);
                 }),
-                None => send_reject(out, sess, Some(seq), Some(t), reject(SessionRejectReason::RequiredTagMissing, Some(tags::TEST_REQ_ID), "Required tag missing")),
+                None => send_reject(
+                    out,
+                    sess,
+                    Some(seq),
+                    Some(t),
+                    reject(
+                        SessionRejectReason::RequiredTagMissing,
+                        Some(tags::TEST_REQ_ID),
+                        "Required tag missing",
+                    ),
+                ),
             }
         }
         b"2" => {
@@ -1195,9 +1328,31 @@ fn process_active<A: Application>(
             let end = msg.get_u64(tags::END_SEQ_NO);
             match (begin, end) {
                 (Ok(Some(b)), Ok(Some(e))) => resend(out, sess, b, e),
-                (Err(er), _) | (_, Err(er)) => send_reject(out, sess, Some(seq), Some(t), er.to_reject()),
-                (Ok(None), _) => send_reject(out, sess, Some(seq), Some(t), reject(SessionRejectReason::RequiredTagMissing, Some(tags::BEGIN_SEQ_NO), "Required tag missing")),
-                (_, Ok(None)) => send_reject(out, sess, Some(seq), Some(t), reject(SessionRejectReason::RequiredTagMissing, Some(tags::END_SEQ_NO), "Required tag missing")),
+                (Err(er), _) | (_, Err(er)) => {
+                    send_reject(out, sess, Some(seq), Some(t), er.to_reject())
+                }
+                (Ok(None), _) => send_reject(
+                    out,
+                    sess,
+                    Some(seq),
+                    Some(t),
+                    reject(
+                        SessionRejectReason::RequiredTagMissing,
+                        Some(tags::BEGIN_SEQ_NO),
+                        "Required tag missing",
+                    ),
+                ),
+                (_, Ok(None)) => send_reject(
+                    out,
+                    sess,
+                    Some(seq),
+                    Some(t),
+                    reject(
+                        SessionRejectReason::RequiredTagMissing,
+                        Some(tags::END_SEQ_NO),
+                        "Required tag missing",
+                    ),
+                ),
             }
         }
         b"3" | b"A" => {
@@ -1236,7 +1391,14 @@ fn process_active<A: Application>(
 
 /// SequenceReset(4) in GapFill (`gap_fill`, already at the expected sequence
 /// number) or Reset mode (sequence number ignored).
-fn sequence_reset(out: &mut Out<'_>, sess: &mut SessionState, msg: &Message<'_>, seq: u64, t: &[u8], gap_fill: bool) {
+fn sequence_reset(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    msg: &Message<'_>,
+    seq: u64,
+    t: &[u8],
+    gap_fill: bool,
+) {
     let expected = sess.store.next_target_seq();
     let new = match msg.get_u64(tags::NEW_SEQ_NO) {
         Ok(Some(n)) => n,
@@ -1244,7 +1406,17 @@ fn sequence_reset(out: &mut Out<'_>, sess: &mut SessionState, msg: &Message<'_>,
             if gap_fill {
                 sess.store.set_next_target_seq(expected + 1);
             }
-            send_reject(out, sess, Some(seq), Some(t), reject(SessionRejectReason::RequiredTagMissing, Some(tags::NEW_SEQ_NO), "Required tag missing"));
+            send_reject(
+                out,
+                sess,
+                Some(seq),
+                Some(t),
+                reject(
+                    SessionRejectReason::RequiredTagMissing,
+                    Some(tags::NEW_SEQ_NO),
+                    "Required tag missing",
+                ),
+            );
             return;
         }
         Err(e) => {
@@ -1260,7 +1432,17 @@ fn sequence_reset(out: &mut Out<'_>, sess: &mut SessionState, msg: &Message<'_>,
         if gap_fill {
             sess.store.set_next_target_seq(expected + 1);
         }
-        send_reject(out, sess, Some(seq), Some(t), reject(SessionRejectReason::ValueIncorrect, Some(tags::NEW_SEQ_NO), "Attempt to lower sequence number, invalid value NewSeqNo(36)"));
+        send_reject(
+            out,
+            sess,
+            Some(seq),
+            Some(t),
+            reject(
+                SessionRejectReason::ValueIncorrect,
+                Some(tags::NEW_SEQ_NO),
+                "Attempt to lower sequence number, invalid value NewSeqNo(36)",
+            ),
+        );
         return;
     }
     sess.store.set_next_target_seq(new.max(expected));
@@ -1295,7 +1477,14 @@ fn resend(out: &mut Out<'_>, sess: &mut SessionState, begin: u64, end: u64) {
         if m.seq > next {
             gap_fill(out, next, m.seq);
         }
-        header(out.enc, cfg, m.msg_type, m.seq, now, Some(m.sending_time_ns));
+        header(
+            out.enc,
+            cfg,
+            m.msg_type,
+            m.seq,
+            now,
+            Some(m.sending_time_ns),
+        );
         out.enc.raw(m.body);
         out.enc.finish();
         push_encoded(out);

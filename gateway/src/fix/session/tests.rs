@@ -56,7 +56,10 @@ struct Out(Vec<(u32, String)>);
 
 impl Out {
     fn get(&self, tag: u32) -> Option<&str> {
-        self.0.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| v.as_str())
     }
     fn t(&self) -> &str {
         self.get(35).unwrap()
@@ -103,6 +106,15 @@ impl Msg {
             self.fields.insert(1, (tag, v.into()));
         }
         self
+    }
+    /// A valid NewOrderSingle body with ClOrdID `id`.
+    fn order(self, id: &str) -> Self {
+        self.f(11, id)
+            .f(55, "ABC")
+            .f(54, "1")
+            .f(60, "20231114-22:13:20")
+            .f(38, "100")
+            .f(40, "1")
     }
     fn begin(mut self, b: &'static str) -> Self {
         self.begin = b;
@@ -170,11 +182,10 @@ impl T {
             match frame(&bytes[pos..], 1 << 20) {
                 Frame::Complete { len } => {
                     let m = self.parser.parse(&bytes[pos..pos + len]).unwrap();
-                    out.push(Out(
-                        m.fields()
-                            .map(|(t, v)| (t, String::from_utf8_lossy(v).into_owned()))
-                            .collect(),
-                    ));
+                    out.push(Out(m
+                        .fields()
+                        .map(|(t, v)| (t, String::from_utf8_lossy(v).into_owned()))
+                        .collect()));
                     pos += len;
                 }
                 other => panic!("acceptor wrote a bad frame: {other:?}"),
@@ -219,7 +230,7 @@ fn valid_logon_is_answered_with_heartbtint_echoed() {
 fn first_message_not_logon_gets_logout_and_disconnect() {
     let mut t = T::new();
     let c = t.a.open(T0);
-    let r = t.feed(c, &msg("D", 1, T0).f(11, "x"), T0);
+    let r = t.feed(c, &msg("D", 1, T0).order("x"), T0);
     assert_eq!(types(&r), ["5"]);
     assert!(r[0].get(58).unwrap().contains("must be a Logon"));
     assert_eq!(t.a.disposition(c), Disposition::CloseAfterFlush);
@@ -246,12 +257,7 @@ fn unknown_comp_ids_are_refused_with_reason() {
 #[test]
 fn password_is_checked_against_the_hash() {
     let mut t = T::new();
-    let base = |pw: &str| {
-        logon(1, T0)
-            .set(49, Some("MM1"))
-            .f(553, "mm1")
-            .f(554, pw)
-    };
+    let base = |pw: &str| logon(1, T0).set(49, Some("MM1")).f(553, "mm1").f(554, pw);
     let c = t.a.open(T0);
     let r = t.feed(c, &base("wrong"), T0);
     assert_eq!(types(&r), ["5"]);
@@ -287,7 +293,7 @@ fn second_connection_for_a_logged_on_session_is_refused() {
     assert_eq!(t.a.disposition(c2), Disposition::CloseAfterFlush);
     t.a.on_disconnect(c2, T0);
     // The first connection is untouched and keeps its sequence numbers.
-    let r = t.feed(c1, &msg("D", 2, T0).f(11, "a"), T0);
+    let r = t.feed(c1, &msg("D", 2, T0).order("a"), T0);
     assert_eq!(types(&r), ["D"]);
     assert_eq!(r[0].seq(), 2);
     assert_eq!(t.a.disposition(c1), Disposition::Open);
@@ -297,7 +303,7 @@ fn second_connection_for_a_logged_on_session_is_refused() {
 fn reset_seq_num_flag_resets_both_sides() {
     let mut t = T::new();
     let c = t.logged_on();
-    t.feed(c, &msg("D", 2, T0).f(11, "a"), T0);
+    t.feed(c, &msg("D", 2, T0).order("a"), T0);
     t.feed(c, &msg("5", 3, T0), T0);
     t.a.on_disconnect(c, T0);
     assert_eq!(t.a.seq_nums(0), Some((4, 4)));
@@ -382,11 +388,11 @@ fn logon_missing_heartbtint_or_bad_encryption_is_refused() {
 fn gap_triggers_resend_request_and_queued_messages_follow_in_order() {
     let mut t = T::new();
     let c = t.logged_on();
-    let r = t.feed(c, &msg("D", 4, T0).f(11, "o4"), T0);
+    let r = t.feed(c, &msg("D", 4, T0).order("o4"), T0);
     assert_eq!(types(&r), ["2"]);
     assert_eq!((r[0].get(7), r[0].get(16)), (Some("2"), Some("0")));
     // A second message beyond the gap: queued, no second ResendRequest.
-    let r = t.feed(c, &msg("D", 5, T0).f(11, "o5"), T0);
+    let r = t.feed(c, &msg("D", 5, T0).order("o5"), T0);
     assert!(r.is_empty());
     assert!(t.a.app().got.is_empty());
     // The resend: 2 as a PossDup app message, 3 gap-filled.
@@ -395,7 +401,7 @@ fn gap_triggers_resend_request_and_queued_messages_follow_in_order() {
         &msg("D", 2, T0)
             .f(43, "Y")
             .f(122, &fmt_ts(T0 - SEC))
-            .f(11, "o2"),
+            .order("o2"),
         T0,
     );
     assert_eq!(types(&r), ["D"]);
@@ -422,7 +428,7 @@ fn seq_too_low_without_possdup_logs_out_with_expected_number() {
     let mut t = T::new();
     let c = t.logged_on();
     t.feed(c, &msg("0", 2, T0), T0);
-    let r = t.feed(c, &msg("D", 2, T0).f(11, "x"), T0);
+    let r = t.feed(c, &msg("D", 2, T0).order("x"), T0);
     assert_eq!(types(&r), ["5"]);
     assert_eq!(
         r[0].get(58),
@@ -437,10 +443,13 @@ fn seq_too_low_without_possdup_logs_out_with_expected_number() {
 fn possdup_already_received_is_ignored() {
     let mut t = T::new();
     let c = t.logged_on();
-    t.feed(c, &msg("D", 2, T0).f(11, "a"), T0);
+    t.feed(c, &msg("D", 2, T0).order("a"), T0);
     let r = t.feed(
         c,
-        &msg("D", 2, T0).f(43, "Y").f(122, &fmt_ts(T0 - SEC)).f(11, "a"),
+        &msg("D", 2, T0)
+            .f(43, "Y")
+            .f(122, &fmt_ts(T0 - SEC))
+            .order("a"),
         T0,
     );
     assert!(r.is_empty());
@@ -454,7 +463,10 @@ fn possdup_not_yet_received_is_processed() {
     let c = t.logged_on();
     let r = t.feed(
         c,
-        &msg("D", 2, T0).f(43, "Y").f(122, &fmt_ts(T0 - SEC)).f(11, "a"),
+        &msg("D", 2, T0)
+            .f(43, "Y")
+            .f(122, &fmt_ts(T0 - SEC))
+            .order("a"),
         T0,
     );
     assert_eq!(types(&r), ["D"]);
@@ -464,7 +476,7 @@ fn possdup_not_yet_received_is_processed() {
 fn possdup_without_orig_sending_time_is_rejected_reason_1() {
     let mut t = T::new();
     let c = t.logged_on();
-    let r = t.feed(c, &msg("D", 2, T0).f(43, "Y").f(11, "a"), T0);
+    let r = t.feed(c, &msg("D", 2, T0).f(43, "Y").order("a"), T0);
     assert_eq!(types(&r), ["3"]);
     assert_eq!(r[0].get(45), Some("2"));
     assert_eq!(r[0].get(373), Some("1"));
@@ -480,7 +492,10 @@ fn orig_sending_time_after_sending_time_is_rejected_reason_10_and_logout() {
     let c = t.logged_on();
     let r = t.feed(
         c,
-        &msg("D", 2, T0).f(43, "Y").f(122, &fmt_ts(T0 + 5 * SEC)).f(11, "a"),
+        &msg("D", 2, T0)
+            .f(43, "Y")
+            .f(122, &fmt_ts(T0 + 5 * SEC))
+            .order("a"),
         T0,
     );
     assert_eq!(types(&r), ["3", "5"]);
@@ -499,7 +514,7 @@ fn sequence_reset_gap_fill_moves_expected_number() {
     let r = t.feed(c, &msg("4", 2, T0).f(123, "Y").f(36, "10"), T0);
     assert!(r.is_empty());
     assert_eq!(t.a.seq_nums(0).unwrap().1, 10);
-    let r = t.feed(c, &msg("D", 10, T0).f(11, "a"), T0);
+    let r = t.feed(c, &msg("D", 10, T0).order("a"), T0);
     assert_eq!(types(&r), ["D"]);
 }
 
@@ -517,11 +532,7 @@ fn sequence_reset_gap_fill_too_low_possdup_ignored_else_logout() {
     let mut t = T::new();
     let c = t.logged_on();
     t.feed(c, &msg("0", 2, T0), T0);
-    let r = t.feed(
-        c,
-        &msg("4", 1, T0).f(43, "Y").f(123, "Y").f(36, "3"),
-        T0,
-    );
+    let r = t.feed(c, &msg("4", 1, T0).f(43, "Y").f(123, "Y").f(36, "3"), T0);
     assert!(r.is_empty());
     let r = t.feed(c, &msg("4", 1, T0).f(123, "Y").f(36, "3"), T0);
     assert_eq!(types(&r), ["5"]);
@@ -571,7 +582,11 @@ fn resend_request_resends_app_messages_and_gap_fills_admin() {
     let sent = t.take(c);
     let last = sent.last().unwrap().seq();
     assert_eq!(sent[0].seq(), 2);
-    let r = t.feed(c, &msg("2", 2, T0 + 33 * SEC).f(7, "1").f(16, "0"), T0 + 33 * SEC);
+    let r = t.feed(
+        c,
+        &msg("2", 2, T0 + 33 * SEC).f(7, "1").f(16, "0"),
+        T0 + 33 * SEC,
+    );
     // 1: gap fill to 2 (our Logon); 2: resent; 3..last-1: gap fill; last: resent.
     assert_eq!(types(&r), ["4", "8", "4", "8"]);
     assert_eq!(r[0].seq(), 1);
@@ -588,7 +603,11 @@ fn resend_request_resends_app_messages_and_gap_fills_admin() {
     assert_eq!(r[3].seq(), last);
     assert_eq!(r[3].get(37), Some("B"));
     // A bounded range.
-    let r = t.feed(c, &msg("2", 3, T0 + 33 * SEC).f(7, "2").f(16, "2"), T0 + 33 * SEC);
+    let r = t.feed(
+        c,
+        &msg("2", 3, T0 + 33 * SEC).f(7, "2").f(16, "2"),
+        T0 + 33 * SEC,
+    );
     assert_eq!(types(&r), ["8"]);
     assert_eq!(r[0].seq(), 2);
 }
@@ -669,13 +688,13 @@ fn connection_without_logon_times_out() {
 fn garbled_message_is_ignored_without_consuming_a_seq_num() {
     let mut t = T::new();
     let c = t.logged_on();
-    let mut bad = msg("D", 2, T0).f(11, "bad").bytes();
+    let mut bad = msg("D", 2, T0).order("bad").bytes();
     let n = bad.len();
     bad[n - 2] = if bad[n - 2] == b'0' { b'1' } else { b'0' }; // checksum digit
     let r = t.raw(c, &bad, T0);
     assert!(r.is_empty());
     // Wrong BodyLength too.
-    let good = msg("D", 2, T0).f(11, "ok").bytes();
+    let good = msg("D", 2, T0).order("ok").bytes();
     let s = String::from_utf8(good.clone()).unwrap();
     let body_len = s.split('\x01').nth(1).unwrap().to_string();
     let wrong = s.replacen(&body_len, "9=5", 1);
@@ -754,13 +773,96 @@ fn missing_sending_time_is_rejected_reason_1() {
 fn tag_without_value_is_rejected_reason_4() {
     let mut t = T::new();
     let c = t.logged_on();
-    let r = t.feed(c, &msg("D", 2, T0).f(11, "x").f(38, ""), T0);
+    let r = t.feed(c, &msg("D", 2, T0).order("x").f(58, ""), T0);
     assert_eq!(types(&r), ["3"]);
     assert_eq!(r[0].get(373), Some("4"));
-    assert_eq!(r[0].get(371), Some("38"));
+    assert_eq!(r[0].get(371), Some("58"));
     assert_eq!(r[0].get(45), Some("2"));
     assert!(t.a.app().got.is_empty());
     assert_eq!(t.a.seq_nums(0).unwrap().1, 3);
+}
+
+#[test]
+fn dictionary_violations_get_reject_with_reason_and_ref_tag() {
+    let mut t = T::new();
+    let c = t.logged_on();
+    let mut seq = 2;
+    let mut check = |t: &mut T, m: Msg, reason: &str, tag: Option<&str>| {
+        let r = t.feed(c, &m, T0);
+        assert_eq!(types(&r), ["3"], "{reason}");
+        assert_eq!(r[0].get(373), Some(reason));
+        assert_eq!(r[0].get(371), tag, "{reason}");
+        assert_eq!(r[0].get(45), Some(seq.to_string().as_str()));
+        seq += 1;
+        assert_eq!(t.a.seq_nums(0).unwrap().1, seq, "seq consumed");
+    };
+    // Undefined tag number.
+    check(
+        &mut t,
+        msg("D", 2, T0).order("a").f(9999, "x"),
+        "0",
+        Some("9999"),
+    );
+    // Required tag missing (Side).
+    check(
+        &mut t,
+        msg("D", 3, T0)
+            .f(11, "a")
+            .f(55, "ABC")
+            .f(60, "20231114-22:13:20")
+            .f(40, "1"),
+        "1",
+        Some("54"),
+    );
+    // Tag not defined for this message type (OrderID on a NewOrderSingle).
+    check(
+        &mut t,
+        msg("D", 4, T0).order("a").f(37, "x"),
+        "2",
+        Some("37"),
+    );
+    // Value out of range (Side=Z).
+    check(
+        &mut t,
+        msg("D", 5, T0)
+            .f(11, "a")
+            .f(55, "ABC")
+            .f(54, "Z")
+            .f(60, "20231114-22:13:20")
+            .f(40, "1"),
+        "5",
+        Some("54"),
+    );
+    // Bad data format (OrderQty=abc).
+    check(
+        &mut t,
+        msg("D", 6, T0).order("a").set(38, None).f(38, "abc"),
+        "6",
+        Some("38"),
+    );
+    // Repeated tag.
+    check(
+        &mut t,
+        msg("D", 7, T0).order("a").f(55, "DEF"),
+        "13",
+        Some("55"),
+    );
+    // Wrong group count: NoPartyIDs=2 with one entry.
+    check(
+        &mut t,
+        msg("D", 8, T0)
+            .order("a")
+            .f(453, "2")
+            .f(448, "P1")
+            .f(447, "D")
+            .f(452, "1"),
+        "16",
+        Some("453"),
+    );
+    // Undefined MsgType.
+    check(&mut t, msg("ZZ", 9, T0), "11", None);
+    assert!(t.a.app().got.is_empty());
+    assert_eq!(t.a.disposition(c), Disposition::Open);
 }
 
 #[test]
@@ -795,7 +897,7 @@ fn full_ring_back_pressure_is_answered_to_the_sender() {
     let mut t = T::new();
     let c = t.logged_on();
     t.a.app_mut().busy = true;
-    let r = t.feed(c, &msg("D", 2, T0).f(11, "a"), T0);
+    let r = t.feed(c, &msg("D", 2, T0).order("a"), T0);
     assert_eq!(types(&r), ["j"]);
     assert_eq!(r[0].get(380), Some("4"));
     assert_eq!(r[0].get(58), Some("inbound queue full, retry"));
@@ -846,7 +948,10 @@ fn throttled(action: ThrottleAction) -> T {
         window_ms: 1000,
         action,
     });
-    T::with(vec![s, SessionConfig::new("ISLD", "TW2")], Settings::default())
+    T::with(
+        vec![s, SessionConfig::new("ISLD", "TW2")],
+        Settings::default(),
+    )
 }
 
 #[test]
@@ -854,15 +959,15 @@ fn throttle_reject_mode_rejects_excess_and_recovers_next_window() {
     let mut t = throttled(ThrottleAction::Reject);
     let c = t.logged_on();
     for s in 2..=4 {
-        let r = t.feed(c, &msg("D", s, T0).f(11, "a"), T0);
+        let r = t.feed(c, &msg("D", s, T0).order("a"), T0);
         assert_eq!(types(&r), ["D"]);
     }
-    let r = t.feed(c, &msg("D", 5, T0).f(11, "a"), T0);
+    let r = t.feed(c, &msg("D", 5, T0).order("a"), T0);
     assert_eq!(types(&r), ["3"]);
     assert_eq!(r[0].get(373), Some("99"));
     assert_eq!(r[0].get(58), Some("Throttle limit exceeded"));
     assert_eq!(t.a.seq_nums(0).unwrap().1, 6);
-    let r = t.feed(c, &msg("D", 6, T0 + SEC).f(11, "a"), T0 + SEC);
+    let r = t.feed(c, &msg("D", 6, T0 + SEC).order("a"), T0 + SEC);
     assert_eq!(types(&r), ["D"]);
 }
 
@@ -875,7 +980,7 @@ fn throttle_logout_mode_logs_out_offender_only() {
     assert_eq!(types(&r), ["A"]);
     let mut last = vec![];
     for s in 2..=10 {
-        last = t.feed(c, &msg("D", s, T0).f(11, "a"), T0);
+        last = t.feed(c, &msg("D", s, T0).order("a"), T0);
         if t.a.disposition(c) != Disposition::Open {
             break;
         }
@@ -884,7 +989,7 @@ fn throttle_logout_mode_logs_out_offender_only() {
     assert_eq!(last[0].get(58), Some("Throttle limit exceeded"));
     assert_eq!(t.a.disposition(c), Disposition::CloseAfterFlush);
     // The other session keeps trading.
-    let r = t.feed(c2, &msg("D", 2, T0).set(49, Some("TW2")).f(11, "b"), T0);
+    let r = t.feed(c2, &msg("D", 2, T0).set(49, Some("TW2")).order("b"), T0);
     assert_eq!(types(&r), ["D"]);
     assert_eq!(t.a.disposition(c2), Disposition::Open);
 }
@@ -899,12 +1004,20 @@ fn slow_consumer_is_disconnected_and_cancel_on_disconnect_reported() {
     let c = t.a.open(T0);
     t.feed(
         c,
-        &logon(1, T0).set(49, Some("MM1")).f(553, "mm1").f(554, "pw1"),
+        &logon(1, T0)
+            .set(49, Some("MM1"))
+            .f(553, "mm1")
+            .f(554, "pw1"),
         T0,
     );
     for _ in 0..20 {
-        t.a.send(1, b"8", b"37=0123456789012345678901234567890123456789\x01", T0)
-            .unwrap();
+        t.a.send(
+            1,
+            b"8",
+            b"37=0123456789012345678901234567890123456789\x01",
+            T0,
+        )
+        .unwrap();
     }
     assert_eq!(t.a.disposition(c), Disposition::CloseNow);
     t.a.on_disconnect(c, T0);
@@ -946,7 +1059,7 @@ fn random_bytes_truncated_and_oversized_input_never_panic() {
     }
     // Truncated message: waits for more, consumes nothing.
     pending.clear();
-    let good = msg("D", 2, T0).f(11, "t").bytes();
+    let good = msg("D", 2, T0).order("t").bytes();
     assert_eq!(t.a.on_bytes(c, &good[..good.len() - 3], T0), 0);
     // Oversized: skipped as garbled, never buffered.
     let big = msg("D", 2, T0).f(58, &"x".repeat(70_000)).bytes();
@@ -986,7 +1099,7 @@ fn file_store_keeps_seq_nums_across_acceptor_restart() {
     {
         let mut t = mk_acceptor();
         let c = t.logged_on();
-        t.feed(c, &msg("D", 2, T0).f(11, "a"), T0);
+        t.feed(c, &msg("D", 2, T0).order("a"), T0);
         t.a.flush_stores().unwrap();
     }
     let mut t = mk_acceptor();
@@ -1021,7 +1134,10 @@ fn logon_for_a_session_of_another_thread_is_handed_off() {
 #[test]
 fn duplicate_comp_ids_in_config_are_an_error() {
     let e = Directory::new(
-        vec![SessionConfig::new("ISLD", "TW"), SessionConfig::new("ISLD", "TW")],
+        vec![
+            SessionConfig::new("ISLD", "TW"),
+            SessionConfig::new("ISLD", "TW"),
+        ],
         1,
     )
     .unwrap_err();

@@ -1,0 +1,161 @@
+//! The three write back-ends behind one `write(segment, bytes, offset)` call: one
+//! `pwrite`, one memcpy into the map, or one io_uring submission per batch.
+
+use crate::config::{Backend, Config};
+use crate::fsutil;
+use crate::{Error, Result};
+use io_uring::{IoUring, opcode, types};
+use memmap2::MmapMut;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+/// The segment the writer is appending to.
+pub(crate) struct Active {
+    pub file: File,
+    /// The segment's final name (used in messages; a fresh segment is still
+    /// `next.spare` on disk until the background thread renames it).
+    pub path: PathBuf,
+    pub capacity: u64,
+    pub offset: u64,
+    pub mmap: Option<MmapMut>,
+}
+
+/// A write back-end instance.
+pub(crate) enum Sink {
+    Pwrite,
+    Mmap,
+    Uring(Box<IoUring>),
+}
+
+impl Sink {
+    /// Builds the configured back-end. Returns the back-end actually in use and, on
+    /// an io_uring fallback, the reason.
+    pub fn new(cfg: &Config) -> (Sink, Backend, Option<String>) {
+        match cfg.backend {
+            Backend::Pwrite => (Sink::Pwrite, Backend::Pwrite, None),
+            Backend::Mmap => (Sink::Mmap, Backend::Mmap, None),
+            Backend::IoUring => match IoUring::new(cfg.uring_entries) {
+                Ok(ring) => (Sink::Uring(Box::new(ring)), Backend::IoUring, None),
+                Err(e) => (Sink::Pwrite, Backend::Pwrite, Some(fallback_msg(&e))),
+            },
+        }
+    }
+
+    /// Writes `buf` at `offset` of the active segment.
+    pub fn write(&mut self, seg: &mut Active, buf: &[u8], offset: u64) -> Result<Option<String>> {
+        match self {
+            Sink::Pwrite => fsutil::pwrite_all(&seg.file, &seg.path, buf, offset).map(|()| None),
+            Sink::Mmap => {
+                let Some(m) = seg.mmap.as_mut() else {
+                    return Err(Error::Failed(
+                        "mmap back-end without a mapped segment".into(),
+                    ));
+                };
+                let start = offset as usize;
+                let end = start + buf.len();
+                if end > m.len() {
+                    return Err(Error::TooLarge {
+                        needed: end as u64,
+                        capacity: m.len() as u64,
+                    });
+                }
+                m[start..end].copy_from_slice(buf);
+                Ok(None)
+            }
+            Sink::Uring(ring) => match uring_write(ring, seg, buf, offset) {
+                Ok(()) => Ok(None),
+                Err(UringErr::Refused(e)) => {
+                    // The kernel set the ring up but refuses the write opcode:
+                    // fall back for good and redo this write with pwrite.
+                    let msg = fallback_msg(&e);
+                    *self = Sink::Pwrite;
+                    fsutil::pwrite_all(&seg.file, &seg.path, buf, offset)?;
+                    Ok(Some(msg))
+                }
+                Err(UringErr::Io(e)) => Err(Error::io("io_uring write", &seg.path, e)),
+            },
+        }
+    }
+
+    /// Forces `[from, to)` of the active segment to stable storage.
+    pub fn sync(&mut self, seg: &Active, from: u64, to: u64) -> Result<()> {
+        match (&self, &seg.mmap) {
+            (Sink::Mmap, Some(m)) => m
+                .flush_range(from as usize, (to - from) as usize)
+                .map_err(|e| Error::io("msync", &seg.path, e)),
+            _ => fsutil::fdatasync(&seg.file, &seg.path),
+        }
+    }
+}
+
+fn fallback_msg(e: &std::io::Error) -> String {
+    format!("io_uring refused by the kernel ({e}); falling back to pwrite")
+}
+
+enum UringErr {
+    Refused(std::io::Error),
+    Io(std::io::Error),
+}
+
+fn uring_write(
+    ring: &mut IoUring,
+    seg: &Active,
+    buf: &[u8],
+    offset: u64,
+) -> std::result::Result<(), UringErr> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let rest = &buf[done..];
+        let len = rest.len().min(u32::MAX as usize) as u32;
+        let sqe = opcode::Write::new(types::Fd(seg.file.as_raw_fd()), rest.as_ptr(), len)
+            .offset(offset + done as u64)
+            .build()
+            .user_data(1);
+        // SAFETY: the buffer `rest` stays alive and unmodified until the completion
+        // is reaped below (we wait for it before returning), and the fd stays open.
+        unsafe { ring.submission().push(&sqe) }
+            .map_err(|_| UringErr::Io(std::io::Error::other("io_uring submission queue full")))?;
+        loop {
+            match ring.submit_and_wait(1) {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(classify(e, done)),
+            }
+        }
+        let Some(cqe) = ring.completion().next() else {
+            return Err(UringErr::Io(std::io::Error::other(
+                "io_uring completion missing",
+            )));
+        };
+        let res = cqe.result();
+        if res < 0 {
+            if res == -libc::EINTR || res == -libc::EAGAIN {
+                continue;
+            }
+            return Err(classify(std::io::Error::from_raw_os_error(-res), done));
+        }
+        if res == 0 {
+            return Err(UringErr::Io(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                "io_uring wrote zero bytes",
+            )));
+        }
+        done += res as usize;
+    }
+    Ok(())
+}
+
+/// An error before anything was written that says "not supported here" is a
+/// refusal (fall back); anything else is a real I/O error.
+fn classify(e: std::io::Error, done: usize) -> UringErr {
+    let refused = matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EPERM)
+    );
+    if refused && done == 0 {
+        UringErr::Refused(e)
+    } else {
+        UringErr::Io(e)
+    }
+}

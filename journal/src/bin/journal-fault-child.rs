@@ -1,0 +1,95 @@
+//! Test helper for the journal's fault tests (not a user tool): a process that
+//! appends under load until it is killed (`append`), or until it runs out of file
+//! size under a small `RLIMIT_FSIZE` (`fill`). It prints `acked <seq>` after every
+//! successful batch so the parent knows what must survive.
+//!
+//! Usage: `journal-fault-child <append|fill> <dir> <backend> <segment_size> [fsize_limit]`
+
+use journal::{Backend, Config, Journal};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// The payload the tests expect for a sequence (length 1..=200).
+fn payload(seq: u64, out: &mut Vec<u8>) {
+    out.clear();
+    let len = 1 + (seq.wrapping_mul(7919) % 200) as usize;
+    out.extend((0..len).map(|i| (seq as u8).wrapping_add(i as u8)));
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, msg)) => {
+            eprintln!("journal-fault-child: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run() -> Result<(), (u8, String)> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 5 {
+        return Err((
+            2,
+            "usage: journal-fault-child <append|fill> <dir> <backend> <segment_size> [fsize_limit]"
+                .into(),
+        ));
+    }
+    let backend = Backend::parse(&args[3]).ok_or((2, format!("unknown backend {}", args[3])))?;
+    let segment_size: u64 = args[4]
+        .parse()
+        .map_err(|e| (2, format!("bad segment size: {e}")))?;
+    if args[1] == "fill" {
+        let limit: u64 = args
+            .get(5)
+            .ok_or((2, "fill needs an fsize limit".to_string()))?
+            .parse()
+            .map_err(|e| (2, format!("bad limit: {e}")))?;
+        // SAFETY: plain syscalls in a single-threaded process before any file work;
+        // ignoring SIGXFSZ makes writes past the limit fail with EFBIG instead of
+        // killing the process.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let rl = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                return Err((2, format!("setrlimit: {}", std::io::Error::last_os_error())));
+            }
+        }
+    } else if args[1] != "append" {
+        return Err((2, format!("unknown mode {}", args[1])));
+    }
+    let cfg = Config {
+        segment_size,
+        backend,
+        ..Config::default()
+    };
+    let (mut j, _report) = Journal::open(&args[2], cfg).map_err(|e| (4, format!("open: {e}")))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut bufs: Vec<Vec<u8>> = (0..64).map(|_| Vec::new()).collect();
+    let mut rng = j.next_seq() | 1;
+    loop {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let n = 1 + (rng % 64) as usize;
+        let first = j.next_seq();
+        for (i, b) in bufs.iter_mut().take(n).enumerate() {
+            payload(first + i as u64, b);
+        }
+        match j.append_batch(first, bufs.iter().take(n)) {
+            Ok(a) => {
+                // A closed pipe just means the parent stopped listening.
+                let _ = writeln!(out, "acked {}", a.next_seq - 1);
+            }
+            Err(e) => {
+                let _ = writeln!(out, "error {e}");
+                let _ = out.flush();
+                return Err((3, e.to_string()));
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Thin, typed wrappers over the system calls the journal needs.
+
+use crate::{Error, Result};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// `fsync` on a directory, so that creates/renames/unlinks in it are durable.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| Error::io("open directory", dir, e))?;
+    d.sync_all()
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+/// Allocates `len` bytes of disk for `file` (zero-filled), so later writes inside
+/// that range cannot fail for lack of space. Falls back to `set_len` where the
+/// file system has no `fallocate`.
+pub fn allocate(file: &File, path: &Path, len: u64) -> Result<()> {
+    // SAFETY: plain syscall on an fd we own; no memory is passed.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => file
+            .set_len(len)
+            .map_err(|e| Error::io("set_len (no fallocate)", path, e)),
+        _ => Err(Error::io("fallocate", path, err)),
+    }
+}
+
+/// `pwrite` of the whole buffer at `offset`: one syscall unless the kernel writes
+/// short, then it continues where it stopped. Retries on EINTR.
+pub fn pwrite_all(file: &File, path: &Path, mut buf: &[u8], mut offset: u64) -> Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a live slice for the duration of the call; the kernel only
+        // reads `buf.len()` bytes from it.
+        let n = unsafe {
+            libc::pwrite(
+                file.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                offset as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(Error::io("pwrite", path, err));
+        }
+        if n == 0 {
+            return Err(Error::io(
+                "pwrite",
+                path,
+                std::io::Error::new(std::io::ErrorKind::WriteZero, "wrote zero bytes"),
+            ));
+        }
+        buf = &buf[n as usize..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+/// `pread` until `buf` is full or end of file; returns bytes read.
+pub fn pread_full(file: &File, path: &Path, buf: &mut [u8], mut offset: u64) -> Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is a live, exclusively borrowed slice; the kernel writes at
+        // most `rest.len()` bytes into it.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                rest.as_mut_ptr().cast(),
+                rest.len(),
+                offset as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(Error::io("pread", path, err));
+        }
+        if n == 0 {
+            break;
+        }
+        done += n as usize;
+        offset += n as u64;
+    }
+    Ok(done)
+}
+
+/// `fdatasync`.
+pub fn fdatasync(file: &File, path: &Path) -> Result<()> {
+    file.sync_data()
+        .map_err(|e| Error::io("fdatasync", path, e))
+}
+
+/// Writes zeros over `[from, len)` in 1 MiB chunks: brings the pages into the
+/// page cache (and converts unwritten extents) before the writer needs them.
+pub fn zero_fill(file: &File, path: &Path, from: u64, len: u64) -> Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let zeros = vec![0u8; CHUNK];
+    let mut off = from;
+    while off < len {
+        let n = ((len - off) as usize).min(CHUNK);
+        pwrite_all(file, path, &zeros[..n], off)?;
+        off += n as u64;
+    }
+    Ok(())
+}

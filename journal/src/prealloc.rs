@@ -1,0 +1,276 @@
+//! The background thread that keeps the next segment ready: creates
+//! `next.spare`, allocates it in full, pre-faults it, and hands it to the writer
+//! through a one-slot channel. When the writer rolls onto it, the thread renames it
+//! to its first sequence, prepares the following spare, and retires the old
+//! segment (final sync in interval mode, unmap and close off the hot path).
+
+use crate::config::{Backend, Config, Durability};
+use crate::format::{self, SPARE_NAME};
+use crate::fsutil;
+use crate::{Error, Result};
+use memmap2::MmapMut;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// A segment file ready to be written: allocated, pre-faulted, mapped if needed.
+pub(crate) struct Spare {
+    pub file: File,
+    pub mmap: Option<MmapMut>,
+    pub capacity: u64,
+}
+
+/// A segment the writer has left.
+pub(crate) struct Retired {
+    pub file: File,
+    pub path: PathBuf,
+    pub mmap: Option<MmapMut>,
+    /// Whether unsynced bytes remain (interval durability).
+    pub sync: bool,
+}
+
+enum Cmd {
+    Promote { first_seq: u64, retired: Retired },
+    Shutdown,
+}
+
+/// Failure reported by the background thread, read by the writer before each append.
+#[derive(Default)]
+pub(crate) struct Failure {
+    flag: AtomicBool,
+    msg: Mutex<Option<String>>,
+}
+
+impl Failure {
+    fn set(&self, msg: String) {
+        if let Ok(mut m) = self.msg.lock()
+            && m.is_none()
+        {
+            *m = Some(msg);
+        }
+        self.flag.store(true, Ordering::Release);
+    }
+
+    /// The failure, if any (one atomic load when none).
+    pub fn get(&self) -> Option<String> {
+        if !self.flag.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(
+            self.msg
+                .lock()
+                .ok()
+                .and_then(|m| m.clone())
+                .unwrap_or_else(|| "background thread failed".into()),
+        )
+    }
+}
+
+/// The writer's handle on the background thread.
+pub(crate) struct Preparer {
+    cmd_tx: Sender<Cmd>,
+    spare_rx: Receiver<Result<Spare>>,
+    handle: Option<JoinHandle<()>>,
+    pub failure: Arc<Failure>,
+}
+
+impl Preparer {
+    pub fn start(dir: &Path, cfg: &Config) -> Result<Preparer> {
+        let (cmd_tx, cmd_rx) = mpsc::channel();
+        let (spare_tx, spare_rx) = mpsc::sync_channel(1);
+        let failure = Arc::new(Failure::default());
+        let f2 = failure.clone();
+        let dir2 = dir.to_path_buf();
+        let cfg2 = cfg.clone();
+        let handle = std::thread::Builder::new()
+            .name("journal-prealloc".into())
+            .spawn(move || run(&dir2, &cfg2, cmd_rx, spare_tx, &f2))
+            .map_err(|e| Error::io("spawn background thread", dir, e))?;
+        Ok(Preparer {
+            cmd_tx,
+            spare_rx,
+            handle: Some(handle),
+            failure,
+        })
+    }
+
+    /// Takes the ready spare; blocks (and says so) only if it is not ready yet.
+    pub fn take(&mut self) -> (Result<Spare>, bool) {
+        match self.spare_rx.try_recv() {
+            Ok(r) => (r, false),
+            Err(TryRecvError::Empty) => match self.spare_rx.recv() {
+                Ok(r) => (r, true),
+                Err(_) => (Err(self.gone()), true),
+            },
+            Err(TryRecvError::Disconnected) => (Err(self.gone()), false),
+        }
+    }
+
+    fn gone(&self) -> Error {
+        Error::Failed(
+            self.failure
+                .get()
+                .unwrap_or_else(|| "the segment pre-allocation thread stopped".into()),
+        )
+    }
+
+    /// Tells the thread the spare now holds `first_seq` onwards.
+    pub fn promote(&mut self, first_seq: u64, retired: Retired) -> Result<()> {
+        self.cmd_tx
+            .send(Cmd::Promote { first_seq, retired })
+            .map_err(|_| self.gone())
+    }
+
+    /// Stops the thread and waits for it (it finishes any retirement first).
+    pub fn shutdown(&mut self) {
+        let _ = self.cmd_tx.send(Cmd::Shutdown);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Preparer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(
+    dir: &Path,
+    cfg: &Config,
+    cmd_rx: Receiver<Cmd>,
+    spare_tx: SyncSender<Result<Spare>>,
+    failure: &Failure,
+) {
+    let first = prepare(dir, cfg);
+    let ok = first.is_ok();
+    if spare_tx.send(first).is_err() || !ok {
+        return;
+    }
+    while let Ok(cmd) = cmd_rx.recv() {
+        let Cmd::Promote { first_seq, retired } = cmd else {
+            return;
+        };
+        let from = dir.join(SPARE_NAME);
+        let to = dir.join(format::segment_name(first_seq));
+        let renamed = std::fs::rename(&from, &to)
+            .map_err(|e| Error::io("rename spare segment", &from, e))
+            .and_then(|()| {
+                if cfg.durability != Durability::None {
+                    fsutil::fsync_dir(dir)
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(e) = renamed {
+            // Never prepare over a spare that may hold data.
+            failure.set(e.to_string());
+            let _ = spare_tx.send(Err(e));
+            retire(retired, failure);
+            return;
+        }
+        // A preparation error travels to the writer through the channel and fails
+        // it at its next roll (not before: the current segment still has room).
+        let next = prepare(dir, cfg).map_err(|e| match e {
+            Error::Io { op, path, source } => Error::Io {
+                op: if op == "fallocate" {
+                    "fallocate next segment"
+                } else {
+                    op
+                },
+                path,
+                source,
+            },
+            other => other,
+        });
+        let ok = next.is_ok();
+        let sent = spare_tx.send(next);
+        retire(retired, failure);
+        if sent.is_err() || !ok {
+            return;
+        }
+    }
+}
+
+fn retire(r: Retired, failure: &Failure) {
+    if r.sync {
+        let res = match &r.mmap {
+            Some(m) => m.flush().map_err(|e| Error::io("msync", &r.path, e)),
+            None => fsutil::fdatasync(&r.file, &r.path),
+        };
+        if let Err(e) = res {
+            failure.set(e.to_string());
+        }
+    }
+    drop(r);
+}
+
+/// Creates and readies `next.spare`.
+pub(crate) fn prepare(dir: &Path, cfg: &Config) -> Result<Spare> {
+    let path = dir.join(SPARE_NAME);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(|e| Error::io("create spare segment", &path, e))?;
+    let mmap = ready_file(&file, &path, cfg, 0, cfg.segment_size)?;
+    if cfg.durability != Durability::None {
+        fsutil::fdatasync(&file, &path)?;
+        fsutil::fsync_dir(dir)?;
+    }
+    Ok(Spare {
+        file,
+        mmap,
+        capacity: cfg.segment_size,
+    })
+}
+
+/// Allocates `file` to `capacity`, pre-faults `[from, capacity)` and maps it for
+/// the mmap back-end.
+pub(crate) fn ready_file(
+    file: &File,
+    path: &Path,
+    cfg: &Config,
+    from: u64,
+    capacity: u64,
+) -> Result<Option<MmapMut>> {
+    fsutil::allocate(file, path, capacity)?;
+    if cfg.backend != Backend::Mmap {
+        if cfg.prefault {
+            fsutil::zero_fill(file, path, from, capacity)?;
+        }
+        return Ok(None);
+    }
+    // SAFETY: the journal owns this file (directory lock); nobody truncates it while
+    // mapped, and its length is `capacity` (just allocated), so every access through
+    // the map is backed by allocated file blocks (no SIGBUS for lack of space).
+    let mut m = unsafe {
+        memmap2::MmapOptions::new()
+            .len(capacity as usize)
+            .map_mut(file)
+    }
+    .map_err(|e| Error::io("mmap", path, e))?;
+    if cfg.prefault {
+        let page = 4096usize;
+        let start = (from as usize) & !(page - 1);
+        let base = m.as_mut_ptr();
+        let mut i = start;
+        while i < capacity as usize {
+            // SAFETY: `i < capacity` = the map's length; a volatile write of the byte
+            // already there (zero in the unused region, or existing data) faults the
+            // page in for writing without changing the file's contents.
+            unsafe {
+                let p = base.add(i);
+                std::ptr::write_volatile(p, std::ptr::read_volatile(p));
+            }
+            i += page;
+        }
+    }
+    Ok(Some(m))
+}

@@ -1,0 +1,513 @@
+//! Scanning a journal directory: which segments exist, where valid data ends, and
+//! the first problem found. Opening a writer, `verify` and `repair` all start here.
+//!
+//! Rules (also in ARCHITECTURE.md):
+//! - Segments are read in name order; each header must be valid and name the
+//!   same first sequence as the file name; each segment must start at the previous
+//!   segment's last sequence + 1 (else: a gap, i.e. a missing segment).
+//! - Inside a segment, records follow the header back to back with consecutive
+//!   sequences. A zero length word at a record boundary is the end of data; every
+//!   byte after it must be zero.
+//! - In the **last** segment, a bad record (short, bad length, bad CRC, wrong
+//!   sequence) or non-zero bytes after the end of data form a *torn tail* when no
+//!   valid record with a later sequence can be found anywhere after it: the tail is
+//!   truncated on open and reported. If a valid record does follow, the damage is
+//!   mid-segment: an error.
+//! - Anywhere else, any bad byte is an error naming the file and offset.
+//! - `next.spare` (the pre-allocated next segment): all zero → removed; a valid
+//!   header → it is the newest segment, renamed to its first sequence on open.
+//! - Foreign files (any other name) are ignored and listed in the report.
+
+use crate::format::{self, HEADER_LEN, Header, Parsed};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// One candidate segment file.
+#[derive(Debug, Clone)]
+pub(crate) struct SegEntry {
+    pub path: PathBuf,
+    /// First sequence from the file name (or, for the spare, from its header).
+    pub name_seq: u64,
+    /// Whether this is `next.spare` holding data, still to be renamed.
+    pub spare: bool,
+}
+
+/// What scanning one segment found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegState {
+    pub first_seq: u64,
+    /// Byte offset just past the last valid record.
+    pub data_end: u64,
+    pub last_seq: Option<u64>,
+}
+
+/// Torn tail (truncatable on open) or damage (an error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProblemKind {
+    Torn,
+    Damage,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Problem {
+    pub kind: ProblemKind,
+    /// Index into `Scan::segs`.
+    pub seg: usize,
+    pub offset: u64,
+    /// For torn tails: bytes that will be discarded (up to the last non-zero byte).
+    pub bytes: u64,
+    pub reason: String,
+}
+
+/// A whole-directory scan.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    pub segs: Vec<SegEntry>,
+    /// States of `segs[..states.len()]` (the scan stops at a damage).
+    pub states: Vec<SegState>,
+    pub problem: Option<Problem>,
+    pub foreign: Vec<PathBuf>,
+    pub blank_spare: Option<PathBuf>,
+}
+
+impl Scan {
+    /// The error for a damage problem.
+    pub fn damage_error(&self) -> Option<Error> {
+        let p = self.problem.as_ref()?;
+        (p.kind == ProblemKind::Damage)
+            .then(|| Error::corrupt(&self.segs[p.seg].path, p.offset, p.reason.clone()))
+    }
+
+    /// Sequence the next append must carry, given the scan (torn tails already
+    /// accounted for: states stop at valid data).
+    pub fn next_seq(&self, fresh_first: u64) -> u64 {
+        match self.states.last() {
+            Some(s) => s.last_seq.map_or(s.first_seq, |l| l + 1),
+            None => fresh_first,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io("read", path, e))
+}
+
+/// Lists and classifies the directory's entries.
+type Listing = (
+    Vec<SegEntry>,
+    Vec<PathBuf>,
+    Option<PathBuf>,
+    Option<Problem>,
+);
+
+fn list(dir: &Path) -> Result<Listing> {
+    let mut segs = Vec::new();
+    let mut foreign = Vec::new();
+    let mut blank_spare = None;
+    let mut spare: Option<SegEntry> = None;
+    let mut problem = None;
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            foreign.push(path);
+            continue;
+        };
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if let Some(seq) = format::parse_segment_name(&name).filter(|_| is_file) {
+            segs.push(SegEntry {
+                path,
+                name_seq: seq,
+                spare: false,
+            });
+        } else if name == format::SPARE_NAME && is_file {
+            let data = read_head(&path)?;
+            match format::decode_header(&data) {
+                Header::Blank => blank_spare = Some(path),
+                Header::Valid { first_seq } => {
+                    spare = Some(SegEntry {
+                        path,
+                        name_seq: first_seq,
+                        spare: true,
+                    })
+                }
+                Header::Invalid(why) => {
+                    spare = Some(SegEntry {
+                        path,
+                        name_seq: u64::MAX,
+                        spare: true,
+                    });
+                    problem = Some(why);
+                }
+            }
+        } else if matches!(
+            name.as_str(),
+            format::LOCK_NAME | format::SNAPSHOT_DIR | format::ARCHIVE_DIR | format::QUARANTINE_DIR
+        ) {
+            // ours
+        } else {
+            foreign.push(path);
+        }
+    }
+    segs.sort_by_key(|s| s.name_seq);
+    foreign.sort();
+    let mut prob = None;
+    if let Some(sp) = spare {
+        let idx = segs.len();
+        if let Some(why) = problem {
+            prob = Some(Problem {
+                kind: ProblemKind::Damage,
+                seg: idx,
+                offset: 0,
+                bytes: 0,
+                reason: format!("{why} in the pre-allocated next segment"),
+            });
+        } else if segs.iter().any(|s| s.name_seq >= sp.name_seq) {
+            prob = Some(Problem {
+                kind: ProblemKind::Damage,
+                seg: idx,
+                offset: 0,
+                bytes: 0,
+                reason: format!(
+                    "the spare segment starts at sequence {} but a segment at or after it already exists",
+                    sp.name_seq
+                ),
+            });
+        }
+        segs.push(sp);
+    }
+    Ok((segs, foreign, blank_spare, prob))
+}
+
+fn read_head(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut buf = vec![0u8; HEADER_LEN];
+    let mut n = 0;
+    while n < HEADER_LEN {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Scans the directory. Never modifies anything.
+pub(crate) fn scan(dir: &Path) -> Result<Scan> {
+    let (segs, foreign, blank_spare, list_problem) = list(dir)?;
+    let mut scan = Scan {
+        segs,
+        states: Vec::new(),
+        problem: None,
+        foreign,
+        blank_spare,
+    };
+    let n = scan.segs.len();
+    let mut expected_first: Option<u64> = None;
+    for i in 0..n {
+        if let Some(p) = &list_problem
+            && p.seg == i
+        {
+            scan.problem = Some(p.clone());
+            return Ok(scan);
+        }
+        let data = read_file(&scan.segs[i].path)?;
+        let is_last = i + 1 == n;
+        match scan_segment(&data, scan.segs[i].name_seq, expected_first, is_last) {
+            Ok(state) => {
+                expected_first = Some(state.last_seq.map_or(state.first_seq, |l| l + 1));
+                scan.states.push(state);
+            }
+            Err((state, mut p)) => {
+                p.seg = i;
+                if let Some(s) = state {
+                    scan.states.push(s);
+                }
+                scan.problem = Some(p);
+                return Ok(scan);
+            }
+        }
+    }
+    Ok(scan)
+}
+
+type SegResult = std::result::Result<SegState, (Option<SegState>, Problem)>;
+
+fn damage(offset: u64, reason: String) -> Problem {
+    Problem {
+        kind: ProblemKind::Damage,
+        seg: 0,
+        offset,
+        bytes: 0,
+        reason,
+    }
+}
+
+/// Scans one segment's bytes.
+fn scan_segment(
+    data: &[u8],
+    name_seq: u64,
+    expected_first: Option<u64>,
+    is_last: bool,
+) -> SegResult {
+    let first_seq = match format::decode_header(data) {
+        Header::Valid { first_seq } => first_seq,
+        Header::Blank => {
+            if is_last && data.iter().all(|&b| b == 0) {
+                // A segment created but never given its header (crash during creation).
+                let state = SegState {
+                    first_seq: name_seq,
+                    data_end: 0,
+                    last_seq: None,
+                };
+                if expected_first.is_some_and(|e| e != name_seq) {
+                    return Err((None, damage(0, gap_reason(expected_first, name_seq))));
+                }
+                return Err((
+                    Some(state),
+                    Problem {
+                        kind: ProblemKind::Torn,
+                        seg: 0,
+                        offset: 0,
+                        bytes: 0,
+                        reason: "segment header never written".into(),
+                    },
+                ));
+            }
+            return Err((None, damage(0, "blank segment header".into())));
+        }
+        Header::Invalid(why) => return Err((None, damage(0, why.into()))),
+    };
+    if first_seq != name_seq {
+        return Err((
+            None,
+            damage(
+                0,
+                format!("header says first sequence {first_seq} but the file name says {name_seq}"),
+            ),
+        ));
+    }
+    if let Some(e) = expected_first
+        && e != first_seq
+    {
+        return Err((None, damage(0, gap_reason(expected_first, first_seq))));
+    }
+    let mut off = HEADER_LEN;
+    let mut expected = first_seq;
+    let state = |off: usize, expected: u64| SegState {
+        first_seq,
+        data_end: off as u64,
+        last_seq: (expected > first_seq).then(|| expected - 1),
+    };
+    loop {
+        let bad_reason: String = match format::parse_record(&data[off..]) {
+            Parsed::Record { len, seq, .. } if seq == expected => {
+                off += len;
+                expected += 1;
+                continue;
+            }
+            Parsed::Record { seq, .. } => {
+                format!("record has sequence {seq} where {expected} was expected")
+            }
+            Parsed::End => match last_nonzero(&data[off..]) {
+                None => return Ok(state(off, expected)),
+                Some(_) => "non-zero bytes after the end-of-data marker".into(),
+            },
+            Parsed::Invalid(why) => why.into(),
+        };
+        if !is_last {
+            return Err((Some(state(off, expected)), damage(off as u64, bad_reason)));
+        }
+        if let Some((q, seq)) = find_valid_after(data, off + 1, expected) {
+            return Err((
+                Some(state(off, expected)),
+                damage(
+                    off as u64,
+                    format!(
+                        "{bad_reason}, yet a valid record (sequence {seq}) follows at offset {q}: damage before the tail"
+                    ),
+                ),
+            ));
+        }
+        let end = last_nonzero(&data[off..]).map_or(0, |k| k + 1);
+        return Err((
+            Some(state(off, expected)),
+            Problem {
+                kind: ProblemKind::Torn,
+                seg: 0,
+                offset: off as u64,
+                bytes: end as u64,
+                reason: bad_reason,
+            },
+        ));
+    }
+}
+
+fn gap_reason(expected: Option<u64>, first: u64) -> String {
+    match expected {
+        Some(e) => format!(
+            "sequence gap: the previous segment ends at {} but this one starts at {first} (missing segment?)",
+            e.wrapping_sub(1)
+        ),
+        None => format!("unexpected first sequence {first}"),
+    }
+}
+
+fn last_nonzero(buf: &[u8]) -> Option<usize> {
+    buf.iter().rposition(|&b| b != 0)
+}
+
+/// Looks for any valid record at any byte offset from `from`, with a sequence at
+/// or after `min_seq`. Cheap over zero bytes (the length word is zero there).
+fn find_valid_after(data: &[u8], from: usize, min_seq: u64) -> Option<(usize, u64)> {
+    let mut o = from;
+    while o + format::RECORD_OVERHEAD <= data.len() {
+        let len = u32::from_le_bytes([data[o], data[o + 1], data[o + 2], data[o + 3]]) as usize;
+        if len >= format::RECORD_OVERHEAD
+            && o + len <= data.len()
+            && let Parsed::Record { seq, .. } = format::parse_record(&data[o..])
+            && seq >= min_seq
+        {
+            return Some((o, seq));
+        }
+        o += 1;
+    }
+    None
+}
+
+/// What opening (or verifying) a journal found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Sequence of the oldest record present, if any.
+    pub first_seq: Option<u64>,
+    /// Sequence of the newest valid record, if any.
+    pub last_seq: Option<u64>,
+    /// Sequence the next append must carry.
+    pub next_seq: u64,
+    /// Number of segment files.
+    pub segments: usize,
+    /// The torn tail that was (or, for `verify`, would be) truncated.
+    pub truncated: Option<Truncation>,
+    /// A pre-allocated spare that held the newest data and was renamed to its
+    /// first sequence.
+    pub promoted_spare: Option<PathBuf>,
+    /// Whether an unused (all-zero) spare was removed.
+    pub removed_blank_spare: bool,
+    /// Files in the directory that are not the journal's: ignored, listed here.
+    pub foreign: Vec<PathBuf>,
+}
+
+/// A torn tail cut off the last segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// The segment.
+    pub segment: PathBuf,
+    /// Offset where valid data ends (the segment now ends there).
+    pub offset: u64,
+    /// Non-zero bytes discarded after that offset.
+    pub bytes: u64,
+    /// Why the first discarded record was invalid.
+    pub reason: String,
+}
+
+/// Builds the report for a scan whose problem (if any) is a torn tail.
+pub(crate) fn report(scan: &Scan, fresh_first: u64) -> RecoveryReport {
+    let first_seq = scan
+        .states
+        .iter()
+        .find(|s| s.last_seq.is_some())
+        .map(|s| s.first_seq);
+    let last_seq = scan.states.iter().rev().find_map(|s| s.last_seq);
+    RecoveryReport {
+        first_seq,
+        last_seq,
+        next_seq: scan.next_seq(fresh_first),
+        segments: scan.segs.len(),
+        truncated: scan
+            .problem
+            .as_ref()
+            .filter(|p| p.kind == ProblemKind::Torn)
+            .map(|p| Truncation {
+                segment: scan.segs[p.seg].path.clone(),
+                offset: p.offset,
+                bytes: p.bytes,
+                reason: p.reason.clone(),
+            }),
+        promoted_spare: None,
+        removed_blank_spare: false,
+        foreign: scan.foreign.clone(),
+    }
+}
+
+/// Checks a journal directory without changing it: the report of what opening a
+/// writer would find (a torn tail is reported, not truncated), or the damage error.
+pub fn verify(dir: &Path) -> Result<RecoveryReport> {
+    let scan = scan(dir)?;
+    if let Some(e) = scan.damage_error() {
+        return Err(e);
+    }
+    Ok(report(&scan, 1))
+}
+
+/// What `repair` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// The segment cut at the first bad record, its offset and the reason.
+    pub cut: Option<(PathBuf, u64, String)>,
+    /// Segments after the cut, moved to `quarantine/` (never deleted).
+    pub quarantined: Vec<PathBuf>,
+    /// The last valid sequence after repair.
+    pub last_seq: Option<u64>,
+}
+
+/// Operator-requested repair: truncates the log at the first bad record (wherever
+/// it is) and moves every later segment into `quarantine/`. Must not run while a
+/// writer has the journal open.
+pub fn repair(dir: &Path) -> Result<RepairReport> {
+    let _lock = crate::writer::lock_dir(dir)?;
+    let scan = scan(dir)?;
+    let mut rep = RepairReport {
+        last_seq: scan.states.iter().rev().find_map(|s| s.last_seq),
+        ..Default::default()
+    };
+    let Some(p) = scan.problem.clone() else {
+        return Ok(rep);
+    };
+    let seg = &scan.segs[p.seg];
+    let mut first_moved = p.seg + 1;
+    if p.offset < HEADER_LEN as u64 {
+        // The segment itself is unusable (bad header, gap): quarantine it too.
+        first_moved = p.seg;
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&seg.path)
+            .map_err(|e| Error::io("open", &seg.path, e))?;
+        f.set_len(p.offset)
+            .map_err(|e| Error::io("truncate", &seg.path, e))?;
+        f.sync_all().map_err(|e| Error::io("fsync", &seg.path, e))?;
+    }
+    rep.cut = Some((seg.path.clone(), p.offset, p.reason.clone()));
+    if first_moved < scan.segs.len() {
+        let q = dir.join(format::QUARANTINE_DIR);
+        std::fs::create_dir_all(&q).map_err(|e| Error::io("create directory", &q, e))?;
+        for s in &scan.segs[first_moved..] {
+            let name = s
+                .path
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            let to = q.join(name);
+            std::fs::rename(&s.path, &to).map_err(|e| Error::io("rename", &s.path, e))?;
+            rep.quarantined.push(s.path.clone());
+        }
+        crate::fsutil::fsync_dir(&q)?;
+    }
+    crate::fsutil::fsync_dir(dir)?;
+    Ok(rep)
+}
