@@ -793,7 +793,7 @@ fn units(m: u128, exp: i32, decimals: u8) -> Option<u64> {
         m.checked_mul(10u128.checked_pow(u32::try_from(exp).ok()?)?)?
     } else {
         let d = 10u128.checked_pow(exp.unsigned_abs())?;
-        if m % d != 0 {
+        if !m.is_multiple_of(d) {
             return None;
         }
         m / d
