@@ -77,6 +77,9 @@ fn setup() -> Vec<(u32, Message)> {
             Message::AddAccount(AddAccount {
                 account: a,
                 max_order_notional: if a == 5 { 500_000 } else { 0 },
+                fee_override: a == 4,
+                maker_fee_bps: 1,
+                taker_fee_bps: 2,
             }),
         ));
         for asset in ASSETS {

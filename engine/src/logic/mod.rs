@@ -30,7 +30,8 @@
 //!   account is rejected `Duplicate`. Client id 0 means "none".
 //! - Instrument id 0 is reserved (`SessionEnd` uses 0 for "all").
 //! - Fees on the wire are non-negative basis points (rebates are not supported:
-//!   negative fees are refused `InvalidOrder`).
+//!   negative fees are refused `InvalidOrder`), per instrument (`AddInstrument`)
+//!   or per account (`AddAccount.fee_override`, which wins on every instrument).
 
 mod handler;
 pub mod orders;
@@ -469,10 +470,22 @@ impl Logic {
     }
 
     fn add_account<S: EventSink>(&mut self, h: &Header, a: &AddAccount, out: &mut S) {
+        let fee = |bps: i32| u16::try_from(bps).ok().filter(|b| *b <= 10_000);
+        let fee_override = match (a.fee_override, fee(a.maker_fee_bps), fee(a.taker_fee_bps)) {
+            (false, _, _) => None,
+            (true, Some(maker_bps), Some(taker_bps)) => Some(FeeRates {
+                maker_bps,
+                taker_bps,
+            }),
+            (true, _, _) => {
+                let r = Err(AdminError::InvalidSpec);
+                return self.admin_result(h, MsgType::AddAccount, r, a.account, 0, 0, out);
+            }
+        };
         let r = self.core.risk.add_account(AccountSpec {
             id: a.account,
             max_order_notional: a.max_order_notional,
-            fee_override: None,
+            fee_override,
         });
         self.admin_result(h, MsgType::AddAccount, r, a.account, 0, 0, out);
     }
