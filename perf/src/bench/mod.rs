@@ -4,15 +4,23 @@
 
 use clap::Subcommand;
 
+pub mod fix;
+
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// FIX codec: parse/encode NewOrderSingle and ExecutionReport vs hotfix-message.
+    Fix(fix::FixArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
-pub const FAMILIES: &[(&str, &str, &str)] = &[];
+pub const FAMILIES: &[(&str, &str, &str)] = &[(
+    "fix",
+    "FIX parse/encode ns per NewOrderSingle, ExecutionReport",
+    "hotfix-message 0.4",
+)];
 
 /// Runs the chosen benchmark family.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
@@ -24,5 +32,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Fix(args) => fix::run(args),
     }
 }
