@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use engine::logic::{Logic, LogicConfig, NullEvents};
 use engine::msg::{
     AddAccount, AddInstrument, Cancel, Deposit, HaltInstrument, Header, MassCancel,
-    MassCancelScope, Message, NewOrder, RejectCode, Replace, SessionEnd, SessionEvent,
+    MassCancelScope, Message, MsgType, NewOrder, RejectCode, Replace, SessionEnd, SessionEvent,
     SessionEventKind, SuspendAccount, Withdraw,
 };
 use engine::types::{OrderType, Side, StpMode, TimeInForce};
@@ -77,6 +77,9 @@ fn setup() -> Vec<(u32, Message)> {
             Message::AddAccount(AddAccount {
                 account: a,
                 max_order_notional: if a == 5 { 500_000 } else { 0 },
+                fee_override: a == 4,
+                maker_fee_bps: 1,
+                taker_fee_bps: 2,
             }),
         ));
         for asset in ASSETS {
@@ -252,7 +255,7 @@ fn command(rng: &mut Rng, live: &[(u64, u32, u64)], next_id: u64) -> (u32, Messa
 /// still a pure function of the seed.
 fn stream(seed: u64, n: usize) -> Vec<(Header, Message)> {
     let mut rng = Rng(seed);
-    let mut shadow = Logic::new(LogicConfig::default());
+    let mut shadow = Logic::new(test_config());
     let mut sink = NullEvents;
     let mut out = Vec::new();
     let mut seq = 0u64;
@@ -281,7 +284,7 @@ fn stream(seed: u64, n: usize) -> Vec<(Header, Message)> {
             shadow
                 .orders()
                 .iter()
-                .map(|(id, m)| (*id, m.account, m.client_order_id)),
+                .map(|(id, m)| (id, m.account, m.client_order_id)),
         );
         let (s, m) = command(&mut rng, &live, next_id);
         if matches!(m, Message::NewOrder(_)) {
@@ -304,7 +307,7 @@ fn run(logic: &mut Logic, cmds: &[(Header, Message)], events: &mut Vec<(Header, 
 /// Checks every invariant after each command of the stream.
 fn check_stream(seed: u64, n: usize) -> Result<(), TestCaseError> {
     let cmds = stream(seed, n);
-    let mut logic = Logic::new(LogicConfig::default());
+    let mut logic = Logic::new(test_config());
     // Supply per asset as the test counts it from successful admin results.
     let mut supply: BTreeMap<u32, u128> = BTreeMap::new();
     let mut trades = 0usize;
@@ -379,7 +382,7 @@ proptest! {
     fn restore_then_replay_reaches_the_same_hash(seed in any::<u64>(), cut in 0.0f64..1.0) {
         let cmds = stream(seed, 1_500);
         let n = (cmds.len() as f64 * cut) as usize;
-        let mut full = Logic::new(LogicConfig::default());
+        let mut full = Logic::new(test_config());
         let mut ev_full = Vec::new();
         run(&mut full, &cmds[..n], &mut ev_full);
         let snap = full.snapshot();
@@ -401,15 +404,15 @@ proptest! {
 #[test]
 fn processing_is_deterministic() {
     let cmds = stream(42, 3_000);
-    let mut a = Logic::new(LogicConfig::default());
-    let mut b = Logic::new(LogicConfig::default());
+    let mut a = Logic::new(test_config());
+    let mut b = Logic::new(test_config());
     let (mut ea, mut eb) = (Vec::new(), Vec::new());
     run(&mut a, &cmds, &mut ea);
     run(&mut b, &cmds, &mut eb);
     assert_eq!(ea, eb);
     assert_eq!(a.state_hash(), b.state_hash());
     // And the hash moves with the state.
-    let mut c = Logic::new(LogicConfig::default());
+    let mut c = Logic::new(test_config());
     let mut ec = Vec::new();
     run(&mut c, &cmds[..cmds.len() - 1], &mut ec);
     assert!(c.state_hash() != a.state_hash() || ea.len() == ec.len());
@@ -424,7 +427,7 @@ fn long_stream_snapshot_at_many_points() {
         .map(|_| rng.below(cmds.len() as u64) as usize)
         .collect();
     points.sort_unstable();
-    let mut logic = Logic::new(LogicConfig::default());
+    let mut logic = Logic::new(test_config());
     let mut sink = Vec::new();
     let mut snaps = Vec::new();
     let mut at = 0;
@@ -440,5 +443,77 @@ fn long_stream_snapshot_at_many_points() {
         let mut s = Vec::new();
         run(&mut r, &cmds[p..], &mut s);
         assert_eq!(r.state_hash(), end, "snapshot at {p}");
+    }
+}
+
+/// Commands with arbitrary field values (huge ids, amounts, prices, every enum
+/// code) never panic the processor and never break its invariants.
+#[test]
+fn arbitrary_field_values_are_handled() {
+    let mut rng = Rng(2024);
+    let commands: Vec<MsgType> = MsgType::ALL
+        .iter()
+        .copied()
+        .filter(|t| t.is_command())
+        .collect();
+    let mut logic = Logic::new(test_config());
+    let mut events = Vec::new();
+    // Some sane setup so that random orders sometimes reach the book.
+    for (i, (s, m)) in setup().into_iter().enumerate() {
+        let h = Header {
+            session: s,
+            seq: i as u64 + 1,
+            timestamp_ns: 1,
+        };
+        logic.process_message(&h, &m, &mut events).unwrap();
+    }
+    for i in 0..20_000u64 {
+        let t = rng.pick(&commands);
+        let mut next = || rng.next();
+        let mut m = Message::random(t, &mut next);
+        // Narrow some ids half the time so that commands hit existing state.
+        if rng.chance(50) {
+            match &mut m {
+                Message::NewOrder(o) => {
+                    o.account = 1 + (o.account % ACCOUNTS);
+                    o.instrument = 1 + (o.instrument % 2);
+                    o.qty %= 1_000;
+                    o.price %= 2_000;
+                    o.stop_price %= 2_000;
+                    o.display_qty %= 1_000;
+                    o.quote_budget %= 1_000_000;
+                }
+                Message::Cancel(c) => c.order_id %= i + 1,
+                Message::Replace(r) => {
+                    r.order_id %= i + 1;
+                    r.qty %= 1_000;
+                    r.price %= 2_000;
+                }
+                _ => {}
+            }
+        }
+        let h = Header {
+            session: (i % 7) as u32,
+            seq: 1_000 + i,
+            timestamp_ns: i,
+        };
+        events.clear();
+        logic.process_message(&h, &m, &mut events).unwrap();
+        assert_eq!(logic.faults().0, 0, "{}", logic.faults().1);
+        if i % 500 == 0 {
+            logic.check_consistency().unwrap();
+        }
+    }
+    logic.check_consistency().unwrap();
+    let back = Logic::restore(&logic.snapshot()).unwrap();
+    assert_eq!(back.state_hash(), logic.state_hash());
+}
+
+/// Small tables: the streams keep few orders live, and state checks after every
+/// command iterate the tables.
+fn test_config() -> LogicConfig {
+    LogicConfig {
+        book_capacity: 256,
+        ..LogicConfig::default()
     }
 }

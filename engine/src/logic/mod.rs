@@ -30,7 +30,8 @@
 //!   account is rejected `Duplicate`. Client id 0 means "none".
 //! - Instrument id 0 is reserved (`SessionEnd` uses 0 for "all").
 //! - Fees on the wire are non-negative basis points (rebates are not supported:
-//!   negative fees are refused `InvalidOrder`).
+//!   negative fees are refused `InvalidOrder`), per instrument (`AddInstrument`)
+//!   or per account (`AddAccount.fee_override`, which wins on every instrument).
 
 mod handler;
 pub mod orders;
@@ -251,8 +252,9 @@ impl Logic {
                     fee_account: cfg.fee_account,
                     max_accounts: cfg.max_accounts,
                     max_instruments: cfg.max_instruments,
+                    order_capacity: cfg.book_capacity as usize,
                 }),
-                orders: OrderTable::default(),
+                orders: OrderTable::with_capacity(cfg.book_capacity as usize),
                 next_order_id: 1,
                 next_report_exec: 0,
                 out_seq: 0,
@@ -469,10 +471,22 @@ impl Logic {
     }
 
     fn add_account<S: EventSink>(&mut self, h: &Header, a: &AddAccount, out: &mut S) {
+        let fee = |bps: i32| u16::try_from(bps).ok().filter(|b| *b <= 10_000);
+        let fee_override = match (a.fee_override, fee(a.maker_fee_bps), fee(a.taker_fee_bps)) {
+            (false, _, _) => None,
+            (true, Some(maker_bps), Some(taker_bps)) => Some(FeeRates {
+                maker_bps,
+                taker_bps,
+            }),
+            (true, _, _) => {
+                let r = Err(AdminError::InvalidSpec);
+                return self.admin_result(h, MsgType::AddAccount, r, a.account, 0, 0, out);
+            }
+        };
         let r = self.core.risk.add_account(AccountSpec {
             id: a.account,
             max_order_notional: a.max_order_notional,
-            fee_override: None,
+            fee_override,
         });
         self.admin_result(h, MsgType::AddAccount, r, a.account, 0, 0, out);
     }
@@ -891,7 +905,8 @@ impl Logic {
             }
             books[i] = Some(b);
         }
-        let orders = OrderTable::decode(&mut r)?;
+        let mut orders = OrderTable::decode(&mut r)?;
+        orders.reserve(cfg.book_capacity as usize);
         r.finish()?;
         let logic = Logic {
             cfg,

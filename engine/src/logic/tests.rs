@@ -24,7 +24,7 @@ struct Venue {
 impl Venue {
     fn new() -> Self {
         let mut v = Venue {
-            logic: Logic::new(LogicConfig::default()),
+            logic: Logic::new(test_config()),
             seq: 0,
         };
         let out = v.cmd(
@@ -50,6 +50,9 @@ impl Venue {
                 Message::AddAccount(AddAccount {
                     account: acct,
                     max_order_notional: 0,
+                    fee_override: false,
+                    maker_fee_bps: 0,
+                    taker_fee_bps: 0,
                 }),
             ));
             for (asset, amount) in [(BTC, 1_000_000), (USD, 10_000_000)] {
@@ -572,4 +575,42 @@ fn snapshot_restore_round_trip_and_corruption() {
     let mut longer = snap.clone();
     longer.push(0);
     assert!(Logic::restore(&longer).is_err());
+}
+
+#[test]
+fn account_fee_override_wins_over_instrument_rates() {
+    let mut v = Venue::new();
+    let add = |fee_override, maker, taker| {
+        Message::AddAccount(AddAccount {
+            account: 3,
+            max_order_notional: 0,
+            fee_override,
+            maker_fee_bps: maker,
+            taker_fee_bps: taker,
+        })
+    };
+    let out = v.cmd(ADMIN, add(true, -5, 50));
+    assert!(matches!(out[0].1, Message::AdminResult(r) if r.reason == RejectCode::InvalidOrder));
+    assert_admin_ok(&v.cmd(ADMIN, add(true, 0, 50)));
+    assert_admin_ok(&v.cmd(
+        ADMIN,
+        Message::Deposit(Deposit {
+            account: 3,
+            asset: USD,
+            amount: 1_000_000,
+            transfer_id: 1,
+        }),
+    ));
+    v.order(SA, limit(1, A, Side::Sell, 100, 10));
+    v.order(13, limit(1, 3, Side::Buy, 100, 10));
+    // Notional 10 000: taker (account 3) pays 50 bps = 50, maker A pays 10 bps = 10.
+    assert_eq!(v.bal(3, USD).available, 1_000_000 - 10_050);
+    assert_eq!(v.bal(0, USD).available, 60);
+}
+
+fn test_config() -> LogicConfig {
+    LogicConfig {
+        book_capacity: 256,
+        ..LogicConfig::default()
+    }
 }

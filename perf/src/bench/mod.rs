@@ -5,6 +5,7 @@
 use clap::Subcommand;
 
 pub mod fix;
+pub mod journal;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
@@ -13,14 +14,24 @@ pub enum BenchCmd {
     List,
     /// FIX codec: parse/encode NewOrderSingle and ExecutionReport vs hotfix-message.
     Fix(fix::FixArgs),
+    /// Journal append latency and throughput per back-end and durability policy,
+    /// against a plain write(2) loop.
+    Journal(journal::JournalArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
-pub const FAMILIES: &[(&str, &str, &str)] = &[(
-    "fix",
-    "FIX parse/encode ns per NewOrderSingle, ExecutionReport",
-    "hotfix-message 0.4",
-)];
+pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "fix",
+        "FIX parse/encode ns per NewOrderSingle, ExecutionReport",
+        "hotfix-message 0.4",
+    ),
+    (
+        "journal",
+        "journal append latency/throughput, roll spikes",
+        "write(2) O_APPEND loop",
+    ),
+];
 
 /// Runs the chosen benchmark family.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
@@ -33,5 +44,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             Ok(())
         }
         BenchCmd::Fix(args) => fix::run(args),
+        BenchCmd::Journal(a) => journal::run(a),
     }
 }
