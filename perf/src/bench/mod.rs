@@ -4,15 +4,24 @@
 
 use clap::Subcommand;
 
+pub mod journal;
+
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// Journal append latency and throughput per back-end and durability policy,
+    /// against a plain write(2) loop.
+    Journal(journal::JournalArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
-pub const FAMILIES: &[(&str, &str, &str)] = &[];
+pub const FAMILIES: &[(&str, &str, &str)] = &[(
+    "journal",
+    "journal append latency/throughput, roll spikes",
+    "write(2) O_APPEND loop",
+)];
 
 /// Runs the chosen benchmark family.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
@@ -24,5 +33,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Journal(a) => journal::run(a),
     }
 }
