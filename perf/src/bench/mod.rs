@@ -2,6 +2,8 @@
 //! struct (which must include `--json`) and a `run(args) -> Result<(), String>`,
 //! and is listed in [`FAMILIES`].
 
+pub mod ring;
+
 use clap::Subcommand;
 
 /// `perf bench <family>`.
@@ -9,10 +11,16 @@ use clap::Subcommand;
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// The Disruptor ring: LMAX's scenarios on ringex, the `disruptor` crate and crossbeam.
+    Ring(ring::Args),
 }
 
 /// (family, what it measures, the peer in the same run).
-pub const FAMILIES: &[(&str, &str, &str)] = &[];
+pub const FAMILIES: &[(&str, &str, &str)] = &[(
+    "ring",
+    "LMAX ring scenarios (1P1C, batch, 3P1C, 1P3C x3) + ping-pong",
+    "disruptor crate 4.x, crossbeam-channel",
+)];
 
 /// Runs the chosen benchmark family.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
@@ -24,5 +32,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Ring(args) => ring::run(args),
     }
 }
