@@ -6,6 +6,8 @@
 //!   reports and L2 market data, canonical hash and snapshots.
 //! - [`risk`]: accounts, per-asset balances, per-order reservations, pre-trade
 //!   checks and fill settlement with fees.
+//! - [`logic`]: the business-logic processor (the last ring stage): commands →
+//!   risk → book → settlement → events; admin commands; state hash and snapshots.
 //! - [`snapshot`]: the canonical state encoding behind the state hash (FNV-1a 64)
 //!   and snapshots.
 //! - [`ring`]: the Disruptor (sequencers, barriers, wait strategies, stages).
@@ -21,6 +23,7 @@
 
 pub mod book;
 pub mod clordid;
+pub mod logic;
 pub mod msg;
 pub mod pipeline;
 pub mod ring;

@@ -175,18 +175,7 @@ fn run(
         }
         // A preparation error travels to the writer through the channel and fails
         // it at its next roll (not before: the current segment still has room).
-        let next = prepare(dir, cfg).map_err(|e| match e {
-            Error::Io { op, path, source } => Error::Io {
-                op: if op == "fallocate" {
-                    "fallocate next segment"
-                } else {
-                    op
-                },
-                path,
-                source,
-            },
-            other => other,
-        });
+        let next = prepare(dir, cfg);
         let ok = next.is_ok();
         let sent = spare_tx.send(next);
         retire(retired, failure);
@@ -209,8 +198,23 @@ fn retire(r: Retired, failure: &Failure) {
     drop(r);
 }
 
-/// Creates and readies `next.spare`.
+/// Creates and readies `next.spare`; errors say it was the next segment.
 pub(crate) fn prepare(dir: &Path, cfg: &Config) -> Result<Spare> {
+    prepare_inner(dir, cfg).map_err(|e| match e {
+        Error::Io { op, path, source } => Error::Io {
+            op: match op {
+                "fallocate" => "allocating the next segment (fallocate)",
+                "pwrite" => "pre-faulting the next segment (pwrite)",
+                other => other,
+            },
+            path,
+            source,
+        },
+        other => other,
+    })
+}
+
+fn prepare_inner(dir: &Path, cfg: &Config) -> Result<Spare> {
     let path = dir.join(SPARE_NAME);
     let file = OpenOptions::new()
         .read(true)

@@ -129,7 +129,13 @@ impl Journal {
                     file.set_len(off)
                         .map_err(|e| Error::io("truncate torn tail", &path, e))?;
                 }
-                let capacity = len.max(cfg.segment_size);
+                // An existing tail keeps its size (the configured size applies to
+                // new segments), unless it is too small to hold anything.
+                let capacity = if len > (HEADER_LEN + RECORD_OVERHEAD) as u64 {
+                    len
+                } else {
+                    cfg.segment_size
+                };
                 let mmap = prealloc::ready_file(&file, &path, &cfg, data_end, capacity)?;
                 if data_end < HEADER_LEN as u64 {
                     let mut h = [0u8; HEADER_LEN];
@@ -434,5 +440,19 @@ impl Journal {
 impl Drop for Journal {
     fn drop(&mut self) {
         let _ = self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("dir", &self.dir)
+            .field("segment", &self.active.path)
+            .field("offset", &self.active.offset)
+            .field("next_seq", &self.next_seq)
+            .field("backend", &self.backend)
+            .field("durability", &self.cfg.durability)
+            .field("failed", &self.failed)
+            .finish()
     }
 }

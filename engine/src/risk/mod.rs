@@ -434,6 +434,11 @@ impl Risk {
         self.orders.get(&id)
     }
 
+    /// Number of open orders risk holds reservations for.
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
+    }
+
     /// Total units of `asset` deposited minus withdrawn.
     pub fn supply(&self, asset: AssetId) -> u64 {
         self.supply.get(&asset).copied().unwrap_or(0)
