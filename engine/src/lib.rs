@@ -8,6 +8,8 @@
 //!   checks and fill settlement with fees.
 //! - [`logic`]: the business-logic processor (the last ring stage): commands →
 //!   risk → book → settlement → events; admin commands; state hash and snapshots.
+//! - [`idmap`]: lookup-only id hash maps with a fixed hasher (hot-path tables
+//!   whose order never reaches an output).
 //! - [`snapshot`]: the canonical state encoding behind the state hash (FNV-1a 64)
 //!   and snapshots.
 //! - [`ring`]: the Disruptor (sequencers, barriers, wait strategies, stages).
@@ -23,6 +25,7 @@
 
 pub mod book;
 pub mod clordid;
+pub mod idmap;
 pub mod logic;
 pub mod msg;
 pub mod pipeline;

@@ -255,7 +255,7 @@ fn command(rng: &mut Rng, live: &[(u64, u32, u64)], next_id: u64) -> (u32, Messa
 /// still a pure function of the seed.
 fn stream(seed: u64, n: usize) -> Vec<(Header, Message)> {
     let mut rng = Rng(seed);
-    let mut shadow = Logic::new(LogicConfig::default());
+    let mut shadow = Logic::new(test_config());
     let mut sink = NullEvents;
     let mut out = Vec::new();
     let mut seq = 0u64;
@@ -284,7 +284,7 @@ fn stream(seed: u64, n: usize) -> Vec<(Header, Message)> {
             shadow
                 .orders()
                 .iter()
-                .map(|(id, m)| (*id, m.account, m.client_order_id)),
+                .map(|(id, m)| (id, m.account, m.client_order_id)),
         );
         let (s, m) = command(&mut rng, &live, next_id);
         if matches!(m, Message::NewOrder(_)) {
@@ -307,7 +307,7 @@ fn run(logic: &mut Logic, cmds: &[(Header, Message)], events: &mut Vec<(Header, 
 /// Checks every invariant after each command of the stream.
 fn check_stream(seed: u64, n: usize) -> Result<(), TestCaseError> {
     let cmds = stream(seed, n);
-    let mut logic = Logic::new(LogicConfig::default());
+    let mut logic = Logic::new(test_config());
     // Supply per asset as the test counts it from successful admin results.
     let mut supply: BTreeMap<u32, u128> = BTreeMap::new();
     let mut trades = 0usize;
@@ -382,7 +382,7 @@ proptest! {
     fn restore_then_replay_reaches_the_same_hash(seed in any::<u64>(), cut in 0.0f64..1.0) {
         let cmds = stream(seed, 1_500);
         let n = (cmds.len() as f64 * cut) as usize;
-        let mut full = Logic::new(LogicConfig::default());
+        let mut full = Logic::new(test_config());
         let mut ev_full = Vec::new();
         run(&mut full, &cmds[..n], &mut ev_full);
         let snap = full.snapshot();
@@ -404,15 +404,15 @@ proptest! {
 #[test]
 fn processing_is_deterministic() {
     let cmds = stream(42, 3_000);
-    let mut a = Logic::new(LogicConfig::default());
-    let mut b = Logic::new(LogicConfig::default());
+    let mut a = Logic::new(test_config());
+    let mut b = Logic::new(test_config());
     let (mut ea, mut eb) = (Vec::new(), Vec::new());
     run(&mut a, &cmds, &mut ea);
     run(&mut b, &cmds, &mut eb);
     assert_eq!(ea, eb);
     assert_eq!(a.state_hash(), b.state_hash());
     // And the hash moves with the state.
-    let mut c = Logic::new(LogicConfig::default());
+    let mut c = Logic::new(test_config());
     let mut ec = Vec::new();
     run(&mut c, &cmds[..cmds.len() - 1], &mut ec);
     assert!(c.state_hash() != a.state_hash() || ea.len() == ec.len());
@@ -427,7 +427,7 @@ fn long_stream_snapshot_at_many_points() {
         .map(|_| rng.below(cmds.len() as u64) as usize)
         .collect();
     points.sort_unstable();
-    let mut logic = Logic::new(LogicConfig::default());
+    let mut logic = Logic::new(test_config());
     let mut sink = Vec::new();
     let mut snaps = Vec::new();
     let mut at = 0;
@@ -456,7 +456,7 @@ fn arbitrary_field_values_are_handled() {
         .copied()
         .filter(|t| t.is_command())
         .collect();
-    let mut logic = Logic::new(LogicConfig::default());
+    let mut logic = Logic::new(test_config());
     let mut events = Vec::new();
     // Some sane setup so that random orders sometimes reach the book.
     for (i, (s, m)) in setup().into_iter().enumerate() {
@@ -507,4 +507,13 @@ fn arbitrary_field_values_are_handled() {
     logic.check_consistency().unwrap();
     let back = Logic::restore(&logic.snapshot()).unwrap();
     assert_eq!(back.state_hash(), logic.state_hash());
+}
+
+/// Small tables: the streams keep few orders live, and state checks after every
+/// command iterate the tables.
+fn test_config() -> LogicConfig {
+    LogicConfig {
+        book_capacity: 256,
+        ..LogicConfig::default()
+    }
 }

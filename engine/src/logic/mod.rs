@@ -252,8 +252,9 @@ impl Logic {
                     fee_account: cfg.fee_account,
                     max_accounts: cfg.max_accounts,
                     max_instruments: cfg.max_instruments,
+                    order_capacity: cfg.book_capacity as usize,
                 }),
-                orders: OrderTable::default(),
+                orders: OrderTable::with_capacity(cfg.book_capacity as usize),
                 next_order_id: 1,
                 next_report_exec: 0,
                 out_seq: 0,
@@ -904,7 +905,8 @@ impl Logic {
             }
             books[i] = Some(b);
         }
-        let orders = OrderTable::decode(&mut r)?;
+        let mut orders = OrderTable::decode(&mut r)?;
+        orders.reserve(cfg.book_capacity as usize);
         r.finish()?;
         let logic = Logic {
             cfg,

@@ -2,8 +2,7 @@
 //! who gets its reports, what the client called it, and its fill totals (FIX
 //! CumQty and the average-price numerator).
 
-use std::collections::BTreeMap;
-
+use crate::idmap::{self, IdMap};
 use crate::snapshot::{Reader, Sink, SnapshotError};
 use crate::types::{
     AccountId, ClientOrderId, InstrumentId, OrderId, OrderType, Price, Qty, SessionId, Side,
@@ -38,14 +37,29 @@ pub struct OrderMeta {
 }
 
 /// Live orders by id, plus the (account, client order id) index used to cancel or
-/// replace by the client's id. BTreeMaps: iteration (snapshots) is canonical.
+/// replace by the client's id. Lookup-only maps with a fixed hasher; anything that
+/// iterates goes through sorted ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderTable {
-    by_id: BTreeMap<OrderId, OrderMeta>,
-    by_client: BTreeMap<(AccountId, ClientOrderId), OrderId>,
+    by_id: IdMap<OrderId, OrderMeta>,
+    by_client: IdMap<(AccountId, ClientOrderId), OrderId>,
 }
 
 impl OrderTable {
+    /// An empty table with room for `cap` live orders before it allocates.
+    pub fn with_capacity(cap: usize) -> Self {
+        OrderTable {
+            by_id: idmap::with_capacity(cap),
+            by_client: idmap::with_capacity(cap),
+        }
+    }
+
+    /// Makes room for `additional` more live orders without allocating later.
+    pub fn reserve(&mut self, additional: usize) {
+        self.by_id.reserve(additional);
+        self.by_client.reserve(additional);
+    }
+
     /// A live order.
     pub fn get(&self, id: OrderId) -> Option<&OrderMeta> {
         self.by_id.get(&id)
@@ -113,16 +127,18 @@ impl OrderTable {
         self.by_id.is_empty()
     }
 
-    /// Live orders in id order.
-    pub fn iter(&self) -> impl Iterator<Item = (&OrderId, &OrderMeta)> {
-        self.by_id.iter()
+    /// Live orders in ascending id order (allocates: not for the hot path).
+    pub fn iter(&self) -> impl Iterator<Item = (OrderId, &OrderMeta)> {
+        idmap::sorted_keys(&self.by_id)
+            .into_iter()
+            .filter_map(|id| self.by_id.get(&id).map(|m| (id, m)))
     }
 
     /// Canonical encoding (the client-id index is derived, not written).
     pub fn encode(&self, out: &mut impl Sink) {
         out.put_u64(self.by_id.len() as u64);
-        for (id, m) in &self.by_id {
-            out.put_u64(*id);
+        for (id, m) in self.iter() {
+            out.put_u64(id);
             out.put_u32(m.instrument);
             out.put_u32(m.account);
             out.put_u32(m.session);
@@ -140,7 +156,8 @@ impl OrderTable {
     /// Decodes what [`OrderTable::encode`] wrote and rebuilds the index.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, SnapshotError> {
         let n = r.count(63)?;
-        let mut t = OrderTable::default();
+        let mut t = OrderTable::with_capacity(n);
+        let mut last: Option<OrderId> = None;
         for _ in 0..n {
             let id = r.u64()?;
             let instrument = r.u32()?;
@@ -164,11 +181,12 @@ impl OrderTable {
                 cum_qty: r.u64()?,
                 cum_notional: r.u64()?,
             };
-            if t.by_id.last_key_value().is_some_and(|(l, _)| *l >= id) {
+            if last.is_some_and(|l| l >= id) {
                 return Err(SnapshotError::Invalid {
                     what: "order ids not ascending",
                 });
             }
+            last = Some(id);
             if t.client_id_in_use(account, client_order_id) {
                 return Err(SnapshotError::Invalid {
                     what: "duplicate client order id",

@@ -24,7 +24,7 @@ struct Venue {
 impl Venue {
     fn new() -> Self {
         let mut v = Venue {
-            logic: Logic::new(LogicConfig::default()),
+            logic: Logic::new(test_config()),
             seq: 0,
         };
         let out = v.cmd(
@@ -606,4 +606,11 @@ fn account_fee_override_wins_over_instrument_rates() {
     // Notional 10 000: taker (account 3) pays 50 bps = 50, maker A pays 10 bps = 10.
     assert_eq!(v.bal(3, USD).available, 1_000_000 - 10_050);
     assert_eq!(v.bal(0, USD).available, 60);
+}
+
+fn test_config() -> LogicConfig {
+    LogicConfig {
+        book_capacity: 256,
+        ..LogicConfig::default()
+    }
 }
