@@ -2,6 +2,8 @@
 //! struct (which must include `--json`) and a `run(args) -> Result<(), String>`,
 //! and is listed in [`FAMILIES`].
 
+pub mod ring;
+
 use clap::Subcommand;
 
 pub mod fix;
@@ -14,6 +16,8 @@ pub enum BenchCmd {
     List,
     /// FIX codec: parse/encode NewOrderSingle and ExecutionReport vs hotfix-message.
     Fix(fix::FixArgs),
+    /// The Disruptor ring: LMAX's scenarios on ringex, the `disruptor` crate and crossbeam.
+    Ring(ring::Args),
     /// Journal append latency and throughput per back-end and durability policy,
     /// against a plain write(2) loop.
     Journal(journal::JournalArgs),
@@ -25,6 +29,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "fix",
         "FIX parse/encode ns per NewOrderSingle, ExecutionReport",
         "hotfix-message 0.4",
+    ),
+    (
+        "ring",
+        "LMAX ring scenarios (1P1C, batch, 3P1C, 1P3C x3) + ping-pong",
+        "disruptor crate 4.x, crossbeam-channel",
     ),
     (
         "journal",
@@ -44,6 +53,7 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             Ok(())
         }
         BenchCmd::Fix(args) => fix::run(args),
+        BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
     }
 }
