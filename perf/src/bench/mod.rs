@@ -5,6 +5,7 @@
 use clap::Subcommand;
 
 pub mod journal;
+pub mod logic;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
@@ -14,14 +15,24 @@ pub enum BenchCmd {
     /// Journal append latency and throughput per back-end and durability policy,
     /// against a plain write(2) loop.
     Journal(journal::JournalArgs),
+    /// Business-logic processor (decode + risk + book + reports) throughput and
+    /// per-command latency, against the bare order book on the same flow.
+    Logic(logic::LogicArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
-pub const FAMILIES: &[(&str, &str, &str)] = &[(
-    "journal",
-    "journal append latency/throughput, roll spikes",
-    "write(2) O_APPEND loop",
-)];
+pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "journal",
+        "journal append latency/throughput, roll spikes",
+        "write(2) O_APPEND loop",
+    ),
+    (
+        "logic",
+        "business logic: decode+risk+book+reports per command",
+        "engine::book alone, same flow",
+    ),
+];
 
 /// Runs the chosen benchmark family.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
@@ -34,5 +45,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             Ok(())
         }
         BenchCmd::Journal(a) => journal::run(a),
+        BenchCmd::Logic(a) => logic::run(a),
     }
 }
