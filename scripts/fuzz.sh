@@ -6,6 +6,7 @@
 # leaves the reproducer under <crate>/fuzz/artifacts/ and fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 secs=${1:-60}
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "== installing cargo-fuzz"
@@ -17,7 +18,7 @@ for dir in */fuzz; do
   for target in $(cd "$dir" && cargo fuzz list); do
     echo "== fuzz $dir $target for ${secs}s"
     log=$(mktemp)
-    if ! (cd "$dir" && cargo fuzz run "$target" -- -max_total_time="$secs" -max_len=4096 -print_final_stats=1) >"$log" 2>&1; then
+    if ! (cd "$dir" && cargo fuzz run --target-dir "$root/target/fuzz" "$target" -- -max_total_time="$secs" -max_len=4096 -print_final_stats=1) >"$log" 2>&1; then
       tail -40 "$log"
       echo "fuzz: $dir $target failed (a crash leaves its reproducer in $dir/artifacts/$target/)"
       exit 1

@@ -26,6 +26,19 @@ enum Cmd {
     /// Journal tools (read-only): inspect, verify, dump.
     #[command(subcommand)]
     Journal(JournalCmd),
+    /// The business-logic state recomputed offline from a data directory (newest
+    /// snapshot + journal tail): prints `seq N hash H`, balances and open orders.
+    StateHash {
+        /// Configuration file (default: the built-in one).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (default: the configuration's `node.data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Ignore snapshots: replay the whole journal (the reference replay).
+        #[arg(long)]
+        full_replay: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +89,11 @@ pub fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Config(c) => config_cmd(c),
         Cmd::Journal(j) => journal_cmd(j),
+        Cmd::StateHash {
+            config,
+            data_dir,
+            full_replay,
+        } => ExitCode::from(crate::run::state_hash(config, data_dir, full_replay)),
     }
 }
 

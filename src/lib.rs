@@ -8,3 +8,5 @@
 pub mod cli;
 pub mod config;
 pub mod journal_tools;
+pub mod node;
+pub mod run;

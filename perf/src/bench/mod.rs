@@ -2,6 +2,8 @@
 //! struct (which must include `--json`) and a `run(args) -> Result<(), String>`,
 //! and is listed in [`FAMILIES`].
 
+pub mod ring;
+
 use clap::Subcommand;
 
 pub mod journal;
@@ -12,6 +14,8 @@ pub mod logic;
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// The Disruptor ring: LMAX's scenarios on ringex, the `disruptor` crate and crossbeam.
+    Ring(ring::Args),
     /// Journal append latency and throughput per back-end and durability policy,
     /// against a plain write(2) loop.
     Journal(journal::JournalArgs),
@@ -22,6 +26,11 @@ pub enum BenchCmd {
 
 /// (family, what it measures, the peer in the same run).
 pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "ring",
+        "LMAX ring scenarios (1P1C, batch, 3P1C, 1P3C x3) + ping-pong",
+        "disruptor crate 4.x, crossbeam-channel",
+    ),
     (
         "journal",
         "journal append latency/throughput, roll spikes",
@@ -44,6 +53,7 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
         BenchCmd::Logic(a) => logic::run(a),
     }
