@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 pub mod fix;
 pub mod journal;
+pub mod logic;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
@@ -21,6 +22,9 @@ pub enum BenchCmd {
     /// Journal append latency and throughput per back-end and durability policy,
     /// against a plain write(2) loop.
     Journal(journal::JournalArgs),
+    /// Business-logic processor (decode + risk + book + reports) throughput and
+    /// per-command latency, against the bare order book on the same flow.
+    Logic(logic::LogicArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
@@ -40,6 +44,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "journal append latency/throughput, roll spikes",
         "write(2) O_APPEND loop",
     ),
+    (
+        "logic",
+        "business logic: decode+risk+book+reports per command",
+        "engine::book alone, same flow",
+    ),
 ];
 
 /// Runs the chosen benchmark family.
@@ -55,5 +64,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
         BenchCmd::Fix(args) => fix::run(args),
         BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
+        BenchCmd::Logic(a) => logic::run(a),
     }
 }
