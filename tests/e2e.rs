@@ -114,8 +114,8 @@ fn trade_replace_cancel_reject_and_restart() {
     assert_eq!(rej.req(39), "8");
     assert!(rej.req(58).contains("Insufficient funds"), "{rej:?}");
 
-    let mm1_next = mm1.seq;
     mm1.logout();
+    let mm1_next = mm1.seq;
     mm2.logout();
     let (st, log) = node.terminate();
     assert_eq!(st.code(), Some(0), "{log:#?}");
