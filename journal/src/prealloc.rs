@@ -1,5 +1,6 @@
 //! The background thread that keeps the next segment ready: creates
-//! `next.spare`, allocates it in full, pre-faults it, and hands it to the writer
+//! `next.spare`, allocates it in full, pre-faults it (reads it into the page cache,
+//! or touches every page of the map), and hands it to the writer
 //! through a one-slot channel. When the writer rolls onto it, the thread renames it
 //! to its first sequence, prepares the following spare, and retires the old
 //! segment (final sync in interval mode, unmap and close off the hot path).
@@ -204,7 +205,7 @@ pub(crate) fn prepare(dir: &Path, cfg: &Config) -> Result<Spare> {
         Error::Io { op, path, source } => Error::Io {
             op: match op {
                 "fallocate" => "allocating the next segment (fallocate)",
-                "pwrite" => "pre-faulting the next segment (pwrite)",
+                "pread" => "pre-faulting the next segment (pread)",
                 other => other,
             },
             path,
@@ -247,7 +248,7 @@ pub(crate) fn ready_file(
     fsutil::allocate(file, path, capacity)?;
     if cfg.backend != Backend::Mmap {
         if cfg.prefault {
-            fsutil::zero_fill(file, path, from, capacity)?;
+            fsutil::prefault_read(file, path, from, capacity)?;
         }
         return Ok(None);
     }

@@ -161,6 +161,11 @@ fn out_of_file_size_is_a_clear_error_and_the_journal_reopens() {
             backend.name()
         );
         eprintln!("{}: {err}", backend.name());
+        assert!(
+            err.contains("after-error") && err.contains("failed state"),
+            "{}: the writer must refuse appends after an I/O error: {err}",
+            backend.name()
+        );
         let acked = acked.load(Ordering::Acquire);
         assert!(acked > 100, "phase 2 appended before failing");
         let (mut j, rep) = Journal::open(dir.path(), cfg(backend, seg)).unwrap();

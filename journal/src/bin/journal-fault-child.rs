@@ -108,6 +108,10 @@ fn run() -> Result<(), (u8, String)> {
             }
             Err(e) => {
                 let _ = writeln!(out, "error {e}");
+                // The writer must now refuse everything, never retry.
+                if let Err(again) = j.append_batch(first, bufs.iter().take(n)) {
+                    let _ = writeln!(out, "after-error {again}");
+                }
                 let _ = out.flush();
                 return Err((3, e.to_string()));
             }

@@ -304,11 +304,13 @@ pub fn lock(w: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
 }
 
 /// Bytes read but not yet handled, plus the parser: what the logon hands to the
-/// reader thread.
+/// reader thread. `buf[start..len]` is unhandled; the front is compacted away
+/// only before the next read, so handling a batch of messages copies nothing.
 #[derive(Debug)]
 pub struct Inbound {
     stream: TcpStream,
     buf: Vec<u8>,
+    start: usize,
     len: usize,
     parser: Parser,
 }
@@ -318,17 +320,28 @@ impl Inbound {
         Inbound {
             stream,
             buf: vec![0; 256 * 1024],
+            start: 0,
             len: 0,
             parser: Parser::new(),
         }
     }
 
+    /// The unhandled bytes.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.len]
+    }
+
     /// Reads more bytes; `Ok(0)` at end of stream. A read timeout is
     /// `ErrorKind::WouldBlock`/`TimedOut`.
     fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.len, 0);
+            self.len -= self.start;
+            self.start = 0;
+        }
         if self.len == self.buf.len() {
-            // A message larger than the buffer cannot be framed: frame() calls it
-            // garbled long before (16 KiB limit), so this only grows on garbage.
+            // Only garbage can fill the buffer: frame() gives up on a message
+            // longer than 16 KiB long before. Grow rather than stall.
             self.buf.resize(self.buf.len() * 2, 0);
         }
         let n = self.stream.read(&mut self.buf[self.len..])?;
@@ -337,8 +350,7 @@ impl Inbound {
     }
 
     fn consume(&mut self, n: usize) {
-        self.buf.copy_within(n..self.len, 0);
-        self.len -= n;
+        self.start = (self.start + n).min(self.len);
     }
 }
 
@@ -388,9 +400,9 @@ pub fn logon(
     let mut inbound = Inbound::new(read_half);
     let deadline = Instant::now() + timeout;
     loop {
-        match codec::frame(&inbound.buf[..inbound.len], codec::DEFAULT_MAX_MESSAGE_LEN) {
+        match codec::frame(inbound.pending(), codec::DEFAULT_MAX_MESSAGE_LEN) {
             Frame::Complete { len } => {
-                let reply = inbound.buf[..len].to_vec();
+                let reply = inbound.pending()[..len].to_vec();
                 inbound.consume(len);
                 let mut p = Parser::new();
                 let m = p.parse(&reply).map_err(|e| LoadError::Session {
@@ -446,11 +458,17 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// How often the reader checks whether a heartbeat is due (it takes the write
+/// lock to look, so not on every read).
+const KEEPALIVE_CHECK: Duration = Duration::from_millis(100);
+
 /// What a reader thread hands back when it ends.
 #[derive(Debug)]
 pub struct ReaderResult {
     /// Latency of every measured first response, ns from intended send time.
     pub hist: Histogram<u64>,
+    /// The same per request kind (indexed by `Kind as usize`).
+    pub by_kind: [Histogram<u64>; 4],
     /// The acceptor answered our Logout (a clean end).
     pub logged_out: bool,
     /// The first problem seen, if any (for the report).
@@ -480,14 +498,17 @@ pub struct Reader {
     pub logout_sent: Arc<AtomicBool>,
     /// Set to make the thread return.
     pub stop: Arc<AtomicBool>,
-    /// Histogram template.
+    /// Latency of every measured first response.
     pub hist: Histogram<u64>,
+    /// The same, per request kind (indexed by `Kind as usize`).
+    pub by_kind: [Histogram<u64>; 4],
 }
 
 impl Reader {
     /// Runs until the session ends (Logout, end of stream, `stop`).
     pub fn run(mut self, mut inbound: Inbound) -> ReaderResult {
         let mut expected_seq: Option<u64> = None;
+        let mut last_keepalive = Instant::now();
         let mut problem: Option<String> = None;
         let note = |p: &mut Option<String>, text: String| {
             if p.is_none() {
@@ -497,11 +518,13 @@ impl Reader {
         loop {
             // Handle every complete message in the buffer.
             loop {
-                match codec::frame(&inbound.buf[..inbound.len], codec::DEFAULT_MAX_MESSAGE_LEN) {
+                match codec::frame(inbound.pending(), codec::DEFAULT_MAX_MESSAGE_LEN) {
                     Frame::Complete { len } => {
                         let end = {
-                            let Inbound { buf, parser, .. } = &mut inbound;
-                            match parser.parse(&buf[..len]) {
+                            let Inbound {
+                                buf, parser, start, ..
+                            } = &mut inbound;
+                            match parser.parse(&buf[*start..*start + len]) {
                                 Ok(m) => self.handle(&m, &mut expected_seq, &mut problem),
                                 Err(e) => {
                                     Counters::bump(&self.counters.errors);
@@ -547,13 +570,17 @@ impl Reader {
                     return self.finish(false, problem);
                 }
             }
-            self.keepalive(&mut problem);
+            if last_keepalive.elapsed() >= KEEPALIVE_CHECK {
+                last_keepalive = Instant::now();
+                self.keepalive(&mut problem);
+            }
         }
     }
 
     fn finish(self, logged_out: bool, problem: Option<String>) -> ReaderResult {
         ReaderResult {
             hist: self.hist,
+            by_kind: self.by_kind,
             logged_out,
             problem,
         }
@@ -578,18 +605,19 @@ impl Reader {
         let now = Instant::now();
         // None: a later report for an answered request (fills after the ack),
         // or the answer to a request already counted as timed out.
-        if self.table.take(k).is_some() {
-            {
-                let c = if reject {
-                    &self.counters.rejects
-                } else {
-                    &self.counters.acks
-                };
-                Counters::bump(c);
-                if k >= self.first_measured {
-                    let lat = now.saturating_duration_since(self.schedule.intended(k));
-                    self.hist
-                        .saturating_record(u64::try_from(lat.as_nanos()).unwrap_or(u64::MAX));
+        if let Some(kind) = self.table.take(k) {
+            let c = if reject {
+                &self.counters.rejects
+            } else {
+                &self.counters.acks
+            };
+            Counters::bump(c);
+            if k >= self.first_measured {
+                let lat = now.saturating_duration_since(self.schedule.intended(k));
+                let ns = u64::try_from(lat.as_nanos()).unwrap_or(u64::MAX);
+                self.hist.saturating_record(ns);
+                if let Some(h) = self.by_kind.get_mut(kind as usize) {
+                    h.saturating_record(ns);
                 }
             }
         }
