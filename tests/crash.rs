@@ -68,8 +68,14 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     let cfg = write_config(
         t.path(),
         &[
-            ("cancel_on_disconnect = true", "cancel_on_disconnect = false"),
-            ("cancel_on_disconnect = true", "cancel_on_disconnect = false"),
+            (
+                "cancel_on_disconnect = true",
+                "cancel_on_disconnect = false",
+            ),
+            (
+                "cancel_on_disconnect = true",
+                "cancel_on_disconnect = false",
+            ),
             ("segment_size = 67108864", "segment_size = 1048576"),
             ("every_messages = 1000000", "every_messages = 300"),
         ],
@@ -89,9 +95,20 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         let mut node = NodeProc::start(&cfg, &data);
         if round > 0 {
             // Recovery reproduces the reference replay of the journal.
-            let (_, out, _) = ringex(&["state-hash", "--config", &cfg_s, "--data-dir", &data_s, "--full-replay"]);
+            let (_, out, _) = ringex(&[
+                "state-hash",
+                "--config",
+                &cfg_s,
+                "--data-dir",
+                &data_s,
+                "--full-replay",
+            ]);
             let (full_hash, _) = parse_state(&out);
-            assert_eq!(node.recovered_hash(), full_hash, "round {round}: recovered state != full replay");
+            assert_eq!(
+                node.recovered_hash(),
+                full_hash,
+                "round {round}: recovered state != full replay"
+            );
         }
         let mut mm = [
             Fix::logon(node.addr, "MM1", "mm1-secret", seqs[0]),
@@ -128,7 +145,13 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
                             cancel_sent.insert(c.clone());
                             f.send(
                                 "F",
-                                &[(41, &c), (11, &format!("{cl}X")), (55, "BTC-USD"), (54, if k == 0 { "2" } else { "1" }), (60, "20260101-00:00:00.000")],
+                                &[
+                                    (41, &c),
+                                    (11, &format!("{cl}X")),
+                                    (55, "BTC-USD"),
+                                    (54, if k == 0 { "2" } else { "1" }),
+                                    (60, "20260101-00:00:00.000"),
+                                ],
                             );
                         }
                     }
@@ -153,14 +176,27 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
 
         // The journal is healthy or has a torn tail (which the node cuts).
         let (code, out, _) = ringex(&["journal", "verify", &data_s]);
-        assert!(code == 0 || code == 1, "round {round}: journal verify: {out}");
+        assert!(
+            code == 0 || code == 1,
+            "round {round}: journal verify: {out}"
+        );
         // Snapshot + tail == full replay (the reference).
         let (c1, snap_out, e1) = ringex(&["state-hash", "--config", &cfg_s, "--data-dir", &data_s]);
-        let (c2, full_out, e2) = ringex(&["state-hash", "--config", &cfg_s, "--data-dir", &data_s, "--full-replay"]);
+        let (c2, full_out, e2) = ringex(&[
+            "state-hash",
+            "--config",
+            &cfg_s,
+            "--data-dir",
+            &data_s,
+            "--full-replay",
+        ]);
         assert_eq!((c1, c2), (0, 0), "{e1} {e2}");
         let (snap_hash, _) = parse_state(&snap_out);
         let (full_hash, orders) = parse_state(&full_out);
-        assert_eq!(snap_hash, full_hash, "round {round}: snapshot+tail != full replay");
+        assert_eq!(
+            snap_hash, full_hash,
+            "round {round}: snapshot+tail != full replay"
+        );
         // Every acknowledged resting order we did not try to cancel is there,
         // with the same OrderID and the same remaining quantity.
         let mut checked = 0;
@@ -168,20 +204,35 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
             if cancel_sent.contains(c) {
                 continue;
             }
-            let leaves = orders
-                .get(&a.order_id)
-                .unwrap_or_else(|| panic!("round {round}: acknowledged order {c} (OrderID {}) lost", a.order_id));
+            let leaves = orders.get(&a.order_id).unwrap_or_else(|| {
+                panic!(
+                    "round {round}: acknowledged order {c} (OrderID {}) lost",
+                    a.order_id
+                )
+            });
             // State prints lots; 0.01 BTC = 100 lots of 0.0001.
             assert_eq!(a.leaves.parse::<f64>().unwrap(), 0.01, "{a:?}");
             assert_eq!(leaves, "100", "round {round}: order {c} leaves changed");
             checked += 1;
         }
-        eprintln!("round {round}: killed after {kill_after:?}, {checked} acknowledged resting orders verified");
+        eprintln!(
+            "round {round}: killed after {kill_after:?}, {checked} acknowledged resting orders verified"
+        );
     }
-    assert!(resting.len() > 10, "the load produced too few acknowledgements to mean anything");
+    assert!(
+        resting.len() > 10,
+        "the load produced too few acknowledgements to mean anything"
+    );
     // A final clean start still recovers to the reference.
     let mut node = NodeProc::start(&cfg, &data);
-    let (_, out, _) = ringex(&["state-hash", "--config", &cfg_s, "--data-dir", &data_s, "--full-replay"]);
+    let (_, out, _) = ringex(&[
+        "state-hash",
+        "--config",
+        &cfg_s,
+        "--data-dir",
+        &data_s,
+        "--full-replay",
+    ]);
     assert_eq!(node.recovered_hash(), parse_state(&out).0);
     let (st, log) = node.terminate();
     assert_eq!(st.code(), Some(0), "{log:#?}");

@@ -119,8 +119,16 @@ fn trade_replace_cancel_reject_and_restart() {
     mm2.logout();
     let (st, log) = node.terminate();
     assert_eq!(st.code(), Some(0), "{log:#?}");
-    let stopped = log.iter().find(|l| l.contains("stopped:")).expect("stopped line");
-    let hash_before = stopped.rsplit("state hash ").next().unwrap().trim().to_string();
+    let stopped = log
+        .iter()
+        .find(|l| l.contains("stopped:"))
+        .expect("stopped line");
+    let hash_before = stopped
+        .rsplit("state hash ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
 
     // Restart: same state, FIX sequence numbers continue.
     let mut node = NodeProc::start(&cfg, &data);

@@ -36,6 +36,9 @@ pub struct NodeProc {
 
 impl NodeProc {
     /// Starts `ringex run` and waits for its listening line.
+    // The child is reaped by `Drop` (or `terminate`/`kill9`); on a start
+    // failure it is killed and reaped before the panic.
+    #[allow(clippy::zombie_processes)]
     pub fn start(config: &Path, data: &Path) -> NodeProc {
         let mut child = Command::new(BIN)
             .args(["run", "--config"])
@@ -59,9 +62,12 @@ impl NodeProc {
         let mut lines = Vec::new();
         let t0 = Instant::now();
         loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60).saturating_sub(t0.elapsed()))
-                .unwrap_or_else(|_| panic!("node did not start; log: {lines:#?}"));
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(60).saturating_sub(t0.elapsed()))
+            else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("node did not start; log: {lines:#?}");
+            };
             lines.push(line.clone());
             if let Some(rest) = line.split("listening: FIX 4.4 on ").nth(1) {
                 let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
@@ -107,13 +113,23 @@ impl NodeProc {
                 Err(_) => {}
             }
         }
-        (st, self.lines)
+        (st, std::mem::take(&mut self.lines))
     }
 
     /// SIGKILL and reap.
     pub fn kill9(mut self) {
         unsafe_kill(self.child.id(), 9);
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        // Never leave a node running after a test, even a failed one.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -154,7 +170,10 @@ pub struct Msg(pub Vec<(u32, String)>);
 
 impl Msg {
     pub fn get(&self, tag: u32) -> Option<&str> {
-        self.0.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| v.as_str())
     }
     pub fn req(&self, tag: u32) -> &str {
         self.get(tag)
@@ -193,10 +212,7 @@ impl Fix {
             buf: Vec::new(),
             enc: Encoder::new(b"FIX.4.4"),
         };
-        f.send(
-            "A",
-            &[(98, "0"), (108, "30"), (553, comp), (554, password)],
-        );
+        f.send("A", &[(98, "0"), (108, "30"), (553, comp), (554, password)]);
         let m = f.recv_until("A", Duration::from_secs(10));
         assert_eq!(m.msg_type(), "A");
         f
@@ -233,6 +249,17 @@ impl Fix {
                     })
                     .collect();
                 let m = Msg(fields);
+                if m.get(35) == Some("2") {
+                    // ResendRequest (after a crash the node may have missed
+                    // our last messages): gap-fill over them, we resend nothing.
+                    let begin = m.get(7).unwrap_or("1").to_string();
+                    let next = self.seq.to_string();
+                    let saved = self.seq;
+                    self.seq = begin.parse().unwrap_or(saved);
+                    self.send("4", &[(43, "Y"), (123, "Y"), (36, &next)]);
+                    self.seq = saved;
+                    continue;
+                }
                 if m.get(35) == Some("1") {
                     // TestRequest: answer it.
                     let id = m.get(112).unwrap_or("").to_string();
