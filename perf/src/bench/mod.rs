@@ -7,6 +7,7 @@ pub mod ring;
 use clap::Subcommand;
 
 pub mod journal;
+pub mod logic;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
@@ -18,6 +19,9 @@ pub enum BenchCmd {
     /// Journal append latency and throughput per back-end and durability policy,
     /// against a plain write(2) loop.
     Journal(journal::JournalArgs),
+    /// Business-logic processor (decode + risk + book + reports) throughput and
+    /// per-command latency, against the bare order book on the same flow.
+    Logic(logic::LogicArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
@@ -31,6 +35,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "journal",
         "journal append latency/throughput, roll spikes",
         "write(2) O_APPEND loop",
+    ),
+    (
+        "logic",
+        "business logic: decode+risk+book+reports per command",
+        "engine::book alone, same flow",
     ),
 ];
 
@@ -46,5 +55,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
         }
         BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
+        BenchCmd::Logic(a) => logic::run(a),
     }
 }
