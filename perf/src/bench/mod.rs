@@ -6,6 +6,7 @@ pub mod ring;
 
 use clap::Subcommand;
 
+pub mod fix;
 pub mod journal;
 pub mod logic;
 
@@ -14,6 +15,8 @@ pub mod logic;
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// FIX codec: parse/encode NewOrderSingle and ExecutionReport vs hotfix-message.
+    Fix(fix::FixArgs),
     /// The Disruptor ring: LMAX's scenarios on ringex, the `disruptor` crate and crossbeam.
     Ring(ring::Args),
     /// Journal append latency and throughput per back-end and durability policy,
@@ -26,6 +29,11 @@ pub enum BenchCmd {
 
 /// (family, what it measures, the peer in the same run).
 pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "fix",
+        "FIX parse/encode ns per NewOrderSingle, ExecutionReport",
+        "hotfix-message 0.4",
+    ),
     (
         "ring",
         "LMAX ring scenarios (1P1C, batch, 3P1C, 1P3C x3) + ping-pong",
@@ -53,6 +61,7 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Fix(args) => fix::run(args),
         BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
         BenchCmd::Logic(a) => logic::run(a),
