@@ -2,6 +2,9 @@
 //! struct (which must include `--json`) and a `run(args) -> Result<(), String>`,
 //! and is listed in [`FAMILIES`].
 
+pub mod book;
+pub mod book_flow;
+
 use clap::Subcommand;
 
 /// `perf bench <family>`.
@@ -9,10 +12,16 @@ use clap::Subcommand;
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// The order book on generated flow (5 scenarios) vs orderbook-rs.
+    Book(book::BookArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
-pub const FAMILIES: &[(&str, &str, &str)] = &[];
+pub const FAMILIES: &[(&str, &str, &str)] = &[(
+    "book",
+    "order book: commands/s and per-op latency, 5 scenarios",
+    "orderbook-rs 0.15.3",
+)];
 
 /// Runs the chosen benchmark family.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
@@ -24,5 +33,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Book(a) => book::run(a),
     }
 }
