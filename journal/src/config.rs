@@ -72,8 +72,9 @@ pub struct Config {
     pub durability: Durability,
     /// Sequence of the first record of a brand-new (empty) journal.
     pub first_seq: u64,
-    /// Write zeros over (pwrite/io_uring) or touch every page of (mmap) the next
-    /// segment in the background so that the hot path finds resident pages.
+    /// Read (pwrite/io_uring: clean page-cache pages) or write-touch every page
+    /// of (mmap) the next segment in the background, so the hot path finds
+    /// resident pages.
     pub prefault: bool,
     /// Initial capacity of the staging buffer a batch is framed into (grows once
     /// if a larger batch arrives, then stays).

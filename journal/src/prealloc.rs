@@ -1,5 +1,6 @@
 //! The background thread that keeps the next segment ready: creates
-//! `next.spare`, allocates it in full, pre-faults it, and hands it to the writer
+//! `next.spare`, allocates it in full, pre-faults it (reads it into the page cache,
+//! or touches every page of the map), and hands it to the writer
 //! through a one-slot channel. When the writer rolls onto it, the thread renames it
 //! to its first sequence, prepares the following spare, and retires the old
 //! segment (final sync in interval mode, unmap and close off the hot path).
@@ -175,18 +176,7 @@ fn run(
         }
         // A preparation error travels to the writer through the channel and fails
         // it at its next roll (not before: the current segment still has room).
-        let next = prepare(dir, cfg).map_err(|e| match e {
-            Error::Io { op, path, source } => Error::Io {
-                op: if op == "fallocate" {
-                    "fallocate next segment"
-                } else {
-                    op
-                },
-                path,
-                source,
-            },
-            other => other,
-        });
+        let next = prepare(dir, cfg);
         let ok = next.is_ok();
         let sent = spare_tx.send(next);
         retire(retired, failure);
@@ -209,8 +199,23 @@ fn retire(r: Retired, failure: &Failure) {
     drop(r);
 }
 
-/// Creates and readies `next.spare`.
+/// Creates and readies `next.spare`; errors say it was the next segment.
 pub(crate) fn prepare(dir: &Path, cfg: &Config) -> Result<Spare> {
+    prepare_inner(dir, cfg).map_err(|e| match e {
+        Error::Io { op, path, source } => Error::Io {
+            op: match op {
+                "fallocate" => "allocating the next segment (fallocate)",
+                "pread" => "pre-faulting the next segment (pread)",
+                other => other,
+            },
+            path,
+            source,
+        },
+        other => other,
+    })
+}
+
+fn prepare_inner(dir: &Path, cfg: &Config) -> Result<Spare> {
     let path = dir.join(SPARE_NAME);
     let file = OpenOptions::new()
         .read(true)
@@ -243,7 +248,7 @@ pub(crate) fn ready_file(
     fsutil::allocate(file, path, capacity)?;
     if cfg.backend != Backend::Mmap {
         if cfg.prefault {
-            fsutil::zero_fill(file, path, from, capacity)?;
+            fsutil::prefault_read(file, path, from, capacity)?;
         }
         return Ok(None);
     }

@@ -193,6 +193,13 @@ wire_body! {
         account: AccountId,
         /// Largest notional of one order in quote units; 0 = unlimited.
         max_order_notional: u64,
+        /// True: this account pays the fees below on every instrument instead of
+        /// the instruments' own rates.
+        fee_override: bool,
+        /// Maker fee override in basis points (when `fee_override`).
+        maker_fee_bps: i32,
+        /// Taker fee override in basis points (when `fee_override`).
+        taker_fee_bps: i32,
     }
 }
 

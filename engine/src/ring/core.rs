@@ -86,6 +86,13 @@ impl<T: Send + Sync, S: Sequencer> Ring<T, S> {
         last
     }
 
+    /// Halts at once at `at` (or lower if already halted lower): used when a stage
+    /// dies, so that stages behind it stop instead of waiting for it forever.
+    pub fn abort(&self, at: i64) {
+        self.halt_at.atomic().fetch_min(at, Ordering::AcqRel);
+        self.waker.wake_all();
+    }
+
     /// Whether [`Ring::halt`] was called.
     pub fn is_halted(&self) -> bool {
         self.halt_at.get() != NOT_HALTED

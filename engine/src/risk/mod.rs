@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 pub use reject::{AdminError, Inconsistent, RejectReason};
 pub use spec::{AccountSpec, Collar, FeeRates, InstrumentSpec};
 
+use crate::idmap::{self, IdMap};
 use crate::snapshot::{Reader, Sink, SnapshotError};
 use crate::types::{AccountId, AssetId, InstrumentId, OrderId, OrderType, Price, Qty, Side};
 use spec::{fee_bound, fee_total};
@@ -63,6 +64,9 @@ pub struct RiskConfig {
     pub max_accounts: u32,
     /// Instrument ids must be below this.
     pub max_instruments: u32,
+    /// Open orders the reservation table has room for before it allocates
+    /// (a capacity hint, not a limit; not part of the state).
+    pub order_capacity: usize,
 }
 
 impl Default for RiskConfig {
@@ -71,6 +75,7 @@ impl Default for RiskConfig {
             fee_account: 0,
             max_accounts: 1 << 16,
             max_instruments: 1 << 12,
+            order_capacity: 1 << 16,
         }
     }
 }
@@ -223,13 +228,14 @@ impl Account {
 }
 
 /// Accounts, instruments (risk parameters), open-order reservations and per-asset
-/// supply. Deterministic: Vecs indexed by id and BTreeMaps only.
+/// supply. Deterministic: Vecs indexed by id, BTreeMaps, and one lookup-only
+/// id map (fixed hasher) whose keys are sorted wherever they are iterated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Risk {
     cfg: RiskConfig,
     instruments: Vec<Option<Instrument>>,
     accounts: Vec<Option<Account>>,
-    orders: BTreeMap<OrderId, OrderRisk>,
+    orders: IdMap<OrderId, OrderRisk>,
     supply: BTreeMap<AssetId, u64>,
 }
 
@@ -243,7 +249,7 @@ impl Risk {
             cfg,
             instruments: Vec::new(),
             accounts: Vec::new(),
-            orders: BTreeMap::new(),
+            orders: idmap::with_capacity(cfg.order_capacity),
             supply: BTreeMap::new(),
         };
         let fee = AccountSpec {
@@ -432,6 +438,11 @@ impl Risk {
     /// Risk's record of an open order.
     pub fn order(&self, id: OrderId) -> Option<&OrderRisk> {
         self.orders.get(&id)
+    }
+
+    /// Number of open orders risk holds reservations for.
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
     }
 
     /// Total units of `asset` deposited minus withdrawn.
@@ -979,8 +990,11 @@ impl Risk {
             }
         }
         out.put_u64(self.orders.len() as u64);
-        for (id, o) in &self.orders {
-            out.put_u64(*id);
+        for id in idmap::sorted_keys(&self.orders) {
+            let Some(o) = self.orders.get(&id) else {
+                continue;
+            };
+            out.put_u64(id);
             out.put_u32(o.account);
             out.put_u32(o.instrument);
             out.put_u8(o.side.code());
@@ -1024,12 +1038,13 @@ impl Risk {
             fee_account: r.u32()?,
             max_accounts: r.u32()?,
             max_instruments: r.u32()?,
+            order_capacity: RiskConfig::default().order_capacity,
         };
         let mut risk = Risk {
             cfg,
             instruments: Vec::new(),
             accounts: Vec::new(),
-            orders: BTreeMap::new(),
+            orders: idmap::with_capacity(cfg.order_capacity),
             supply: BTreeMap::new(),
         };
         let n = r.count(40)?;
@@ -1092,6 +1107,7 @@ impl Risk {
             });
         }
         let n = r.count(60)?;
+        let mut last_order: Option<OrderId> = None;
         for _ in 0..n {
             let id = r.u64()?;
             let account = r.u32()?;
@@ -1115,11 +1131,12 @@ impl Risk {
                 cum_notional[k] = r.u128()?;
                 fees_paid[k] = r.u128()?;
             }
-            if risk.orders.last_key_value().is_some_and(|(l, _)| *l >= id) {
+            if last_order.is_some_and(|l| l >= id) {
                 return Err(SnapshotError::Invalid {
                     what: "order order",
                 });
             }
+            last_order = Some(id);
             let acct = risk.acct_mut(account).ok_or(SnapshotError::Invalid {
                 what: "order account",
             })?;

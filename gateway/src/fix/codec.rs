@@ -1100,7 +1100,7 @@ fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
-fn days_in_month(y: i64, m: u32) -> u32 {
+pub(crate) fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -1124,7 +1124,8 @@ fn digits_n(v: &[u8]) -> Option<u32> {
 /// fractional digits, as later FIX versions send) into nanoseconds since the Unix
 /// epoch. A leap second (`:60`) is accepted and folded into the next second.
 /// Malformed text is [`FieldErrorKind::BadFormat`]; impossible dates and times
-/// (month 13, 31 April, hour 24, year before 1970) are [`FieldErrorKind::OutOfRange`].
+/// (month 13, 31 April, hour 24, year before 1970 or after 2554, where u64
+/// nanoseconds end) are [`FieldErrorKind::OutOfRange`].
 pub fn parse_utc_timestamp(v: &[u8]) -> Result<u64, FieldErrorKind> {
     use FieldErrorKind::{BadFormat, OutOfRange};
     if v.len() < 17 || v[8] != b'-' || v[11] != b':' || v[14] != b':' {
@@ -1158,7 +1159,10 @@ pub fn parse_utc_timestamp(v: &[u8]) -> Result<u64, FieldErrorKind> {
     }
     let days = days_from_civil(y, month, day) as u64;
     let secs = days * 86_400 + u64::from(hour) * 3600 + u64::from(min) * 60 + u64::from(sec);
-    Ok(secs * NS_PER_SEC + frac_ns)
+    // u64 nanoseconds end in 2554: later dates are out of range, not a wrap.
+    secs.checked_mul(NS_PER_SEC)
+        .and_then(|ns| ns.checked_add(frac_ns))
+        .ok_or(OutOfRange)
 }
 
 /// Length of a UTCTimestamp with milliseconds, `YYYYMMDD-HH:MM:SS.sss`.

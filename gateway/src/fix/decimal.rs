@@ -246,22 +246,52 @@ pub fn decimal_to_lots(text: &[u8], lot: Tick) -> Result<u64, DecimalError> {
 /// Writes `ticks * tick` as decimal text into `buf` and returns it (no exponent
 /// notation, no trailing fractional zeros, `0` for zero).
 pub fn ticks_to_decimal(ticks: i64, tick: Tick, buf: &mut [u8; DECIMAL_BUF_LEN]) -> &[u8] {
-    write_decimal(ticks < 0, u128::from(ticks.unsigned_abs()), tick, buf)
+    // |ticks| < 2^64 and mantissa < 2^64: the product fits u128.
+    let v = u128::from(ticks.unsigned_abs()) * u128::from(tick.mantissa);
+    write_decimal(ticks < 0, v, i32::from(tick.exponent), buf)
 }
 
 /// Writes `lots * lot` as decimal text into `buf` and returns it.
 pub fn lots_to_decimal(lots: u64, lot: Tick, buf: &mut [u8; DECIMAL_BUF_LEN]) -> &[u8] {
-    write_decimal(false, u128::from(lots), lot, buf)
+    let v = u128::from(lots) * u128::from(lot.mantissa);
+    write_decimal(false, v, i32::from(lot.exponent), buf)
 }
 
-fn write_decimal(
-    negative: bool,
-    count: u128,
+/// Fractional digits [`avg_price_to_decimal`] keeps beyond the tick's own.
+pub const AVG_PRICE_EXTRA_DIGITS: u32 = 6;
+
+/// Writes the average price `notional / qty` (notional in ticks x lots, qty in
+/// lots) as decimal text: the tick's precision plus [`AVG_PRICE_EXTRA_DIGITS`]
+/// more digits, rounded half up; `0` when `qty` is zero.
+pub fn avg_price_to_decimal(
+    notional: u64,
+    qty: u64,
     tick: Tick,
     buf: &mut [u8; DECIMAL_BUF_LEN],
 ) -> &[u8] {
-    // count < 2^64 and mantissa < 2^64: the product fits u128.
-    let v = count * u128::from(tick.mantissa);
+    if qty == 0 {
+        buf[0] = b'0';
+        return &buf[..1];
+    }
+    let q = u128::from(qty);
+    // Keep as many extra digits as fit: notional * 10^extra * mantissa must fit u128
+    // (with extra = 0 it always does: both factors are below 2^64).
+    let mut extra = AVG_PRICE_EXTRA_DIGITS;
+    loop {
+        let scale = 10u128.pow(extra);
+        let fits = u128::from(notional)
+            .checked_mul(scale)
+            .map(|num| (num + q / 2) / q)
+            .and_then(|scaled| scaled.checked_mul(u128::from(tick.mantissa)));
+        if let Some(v) = fits {
+            return write_decimal(false, v, i32::from(tick.exponent) - extra as i32, buf);
+        }
+        extra -= 1;
+    }
+}
+
+/// Writes `v * 10^e` (exponent between -24 and 18) as plain decimal text.
+fn write_decimal(negative: bool, v: u128, e: i32, buf: &mut [u8; DECIMAL_BUF_LEN]) -> &[u8] {
     if v == 0 {
         buf[0] = b'0';
         return &buf[..1];
@@ -284,7 +314,6 @@ fn write_decimal(
     if negative {
         put(b'-', &mut w);
     }
-    let e = i32::from(tick.exponent);
     if e >= 0 {
         for &d in &digits[..n] {
             put(d, &mut w);

@@ -1,6 +1,8 @@
 //! Test helper for the journal's fault tests (not a user tool): a process that
 //! appends under load until it is killed (`append`), or until it runs out of file
-//! size under a small `RLIMIT_FSIZE` (`fill`). It prints `acked <seq>` after every
+//! size under a small `RLIMIT_FSIZE` (`fill`: 100 records in 64 KiB segments, then
+//! reopened with `segment_size` above the limit so the next segment cannot be
+//! allocated). It prints `acked <seq>` after every
 //! successful batch so the parent knows what must survive.
 //!
 //! Usage: `journal-fault-child <append|fill> <dir> <backend> <segment_size> [fsize_limit]`
@@ -40,12 +42,31 @@ fn run() -> Result<(), (u8, String)> {
         .parse()
         .map_err(|e| (2, format!("bad segment size: {e}")))?;
     if args[1] == "fill" {
+        // Phase 1, no limit: a journal with small segments.
+        let small = Config {
+            segment_size: 64 << 10,
+            backend,
+            ..Config::default()
+        };
+        let (mut j, _) = Journal::open(&args[2], small).map_err(|e| (4, format!("open: {e}")))?;
+        let mut b = Vec::new();
+        for _ in 0..100 {
+            let s = j.next_seq();
+            payload(s, &mut b);
+            j.append_batch(s, [&b])
+                .map_err(|e| (4, format!("append: {e}")))?;
+        }
+        j.close().map_err(|e| (4, format!("close: {e}")))?;
+        println!("acked 100");
+        // Phase 2: a file-size limit between the old and the new segment size, so
+        // the next segment cannot be allocated.
         let limit: u64 = args
             .get(5)
             .ok_or((2, "fill needs an fsize limit".to_string()))?
             .parse()
             .map_err(|e| (2, format!("bad limit: {e}")))?;
-        // SAFETY: plain syscalls in a single-threaded process before any file work;
+        // SAFETY: plain syscalls; phase 1's threads are joined, so this process is
+        // single-threaded here;
         // ignoring SIGXFSZ makes writes past the limit fail with EFBIG instead of
         // killing the process.
         unsafe {
@@ -87,6 +108,10 @@ fn run() -> Result<(), (u8, String)> {
             }
             Err(e) => {
                 let _ = writeln!(out, "error {e}");
+                // The writer must now refuse everything, never retry.
+                if let Err(again) = j.append_batch(first, bufs.iter().take(n)) {
+                    let _ = writeln!(out, "after-error {again}");
+                }
                 let _ = out.flush();
                 return Err((3, e.to_string()));
             }

@@ -4,24 +4,44 @@
 
 pub mod book;
 pub mod book_flow;
+pub mod ring;
 
 use clap::Subcommand;
+
+pub mod journal;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// The Disruptor ring: LMAX's scenarios on ringex, the `disruptor` crate and crossbeam.
+    Ring(ring::Args),
+    /// Journal append latency and throughput per back-end and durability policy,
+    /// against a plain write(2) loop.
+    Journal(journal::JournalArgs),
     /// The order book on generated flow (5 scenarios) vs orderbook-rs.
     Book(book::BookArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
-pub const FAMILIES: &[(&str, &str, &str)] = &[(
-    "book",
-    "order book: commands/s and per-op latency, 5 scenarios",
-    "orderbook-rs 0.15.3",
-)];
+pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "ring",
+        "LMAX ring scenarios (1P1C, batch, 3P1C, 1P3C x3) + ping-pong",
+        "disruptor crate 4.x, crossbeam-channel",
+    ),
+    (
+        "journal",
+        "journal append latency/throughput, roll spikes",
+        "write(2) O_APPEND loop",
+    ),
+    (
+        "book",
+        "order book: commands/s and per-op latency, 5 scenarios",
+        "orderbook-rs 0.15.3",
+    ),
+];
 
 /// Runs the chosen benchmark family.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
@@ -33,6 +53,8 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Ring(args) => ring::run(args),
+        BenchCmd::Journal(a) => journal::run(a),
         BenchCmd::Book(a) => book::run(a),
     }
 }
