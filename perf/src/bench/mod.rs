@@ -8,13 +8,17 @@ pub mod ring;
 
 use clap::Subcommand;
 
+pub mod fix;
 pub mod journal;
+pub mod logic;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// FIX codec: parse/encode NewOrderSingle and ExecutionReport vs hotfix-message.
+    Fix(fix::FixArgs),
     /// The Disruptor ring: LMAX's scenarios on ringex, the `disruptor` crate and crossbeam.
     Ring(ring::Args),
     /// Journal append latency and throughput per back-end and durability policy,
@@ -22,10 +26,18 @@ pub enum BenchCmd {
     Journal(journal::JournalArgs),
     /// The order book on generated flow (5 scenarios) vs orderbook-rs.
     Book(book::BookArgs),
+    /// Business-logic processor (decode + risk + book + reports) throughput and
+    /// per-command latency, against the bare order book on the same flow.
+    Logic(logic::LogicArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
 pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "fix",
+        "FIX parse/encode ns per NewOrderSingle, ExecutionReport",
+        "hotfix-message 0.4",
+    ),
     (
         "ring",
         "LMAX ring scenarios (1P1C, batch, 3P1C, 1P3C x3) + ping-pong",
@@ -41,6 +53,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "order book: commands/s and per-op latency, 5 scenarios",
         "orderbook-rs 0.15.3",
     ),
+    (
+        "logic",
+        "business logic: decode+risk+book+reports per command",
+        "engine::book alone, same flow",
+    ),
 ];
 
 /// Runs the chosen benchmark family.
@@ -53,8 +70,10 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Fix(args) => fix::run(args),
         BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
         BenchCmd::Book(a) => book::run(a),
+        BenchCmd::Logic(a) => logic::run(a),
     }
 }
