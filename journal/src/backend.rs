@@ -4,7 +4,7 @@
 use crate::config::{Backend, Config};
 use crate::fsutil;
 use crate::{Error, Result};
-use io_uring::{IoUring, opcode, types};
+use io_uring::{IoUring, opcode, squeue, types};
 use memmap2::MmapMut;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -76,6 +76,34 @@ impl Sink {
                 Err(UringErr::Io(e)) => Err(Error::io("io_uring write", &seg.path, e)),
             },
         }
+    }
+
+    /// Writes `buf` at `offset` and forces it to stable storage. With io_uring this
+    /// is one submission (a write linked to an `fdatasync`); the others write,
+    /// then sync `[from, offset + len)`.
+    pub fn write_synced(
+        &mut self,
+        seg: &mut Active,
+        buf: &[u8],
+        offset: u64,
+        from: u64,
+    ) -> Result<Option<String>> {
+        if let Sink::Uring(ring) = self
+            && buf.len() <= u32::MAX as usize
+            && ring.submission().capacity() >= 2
+        {
+            match uring_write_sync(ring, seg, buf, offset) {
+                Ok(true) => return Ok(None),
+                Ok(false) => {} // short write: finish below the slow way
+                Err(UringErr::Io(e)) => {
+                    return Err(Error::io("io_uring write+fdatasync", &seg.path, e));
+                }
+                Err(UringErr::Refused(_)) => {} // write() below classifies and falls back
+            }
+        }
+        let msg = self.write(seg, buf, offset)?;
+        self.sync(seg, from, offset + buf.len() as u64)?;
+        Ok(msg)
     }
 
     /// Forces `[from, to)` of the active segment to stable storage.
@@ -158,4 +186,60 @@ fn classify(e: std::io::Error, done: usize) -> UringErr {
     } else {
         UringErr::Io(e)
     }
+}
+
+/// One submission: the write, linked to an `fdatasync` that runs only if the write
+/// completed in full. `Ok(false)`: the write was short or the sync was cancelled
+/// (nothing failed; the caller finishes with pwrite + fdatasync, rewriting the
+/// same bytes at the same offset, which is harmless).
+fn uring_write_sync(
+    ring: &mut IoUring,
+    seg: &Active,
+    buf: &[u8],
+    offset: u64,
+) -> std::result::Result<bool, UringErr> {
+    let fd = types::Fd(seg.file.as_raw_fd());
+    let write = opcode::Write::new(fd, buf.as_ptr(), buf.len() as u32)
+        .offset(offset)
+        .build()
+        .flags(squeue::Flags::IO_LINK)
+        .user_data(1);
+    let sync = opcode::Fsync::new(fd)
+        .flags(types::FsyncFlags::DATASYNC)
+        .build()
+        .user_data(2);
+    // SAFETY: `buf` stays alive and unmodified until both completions are reaped
+    // below (we wait for them before returning), and the fd stays open.
+    unsafe { ring.submission().push_multiple(&[write, sync]) }
+        .map_err(|_| UringErr::Io(std::io::Error::other("io_uring submission queue full")))?;
+    let mut reaped = 0;
+    let (mut wres, mut sres) = (None, None);
+    while reaped < 2 {
+        match ring.submit_and_wait(2 - reaped) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(classify(e, 0)),
+        }
+        for cqe in ring.completion() {
+            reaped += 1;
+            match cqe.user_data() {
+                1 => wres = Some(cqe.result()),
+                _ => sres = Some(cqe.result()),
+            }
+        }
+    }
+    let (w, s) = (wres.unwrap_or(-libc::EIO), sres.unwrap_or(-libc::EIO));
+    if w < 0 {
+        if w == -libc::EINTR || w == -libc::EAGAIN {
+            return Ok(false);
+        }
+        return Err(classify(std::io::Error::from_raw_os_error(-w), 0));
+    }
+    if (w as usize) < buf.len() || s == -libc::ECANCELED {
+        return Ok(false);
+    }
+    if s < 0 {
+        return Err(UringErr::Io(std::io::Error::from_raw_os_error(-s)));
+    }
+    Ok(true)
 }

@@ -277,10 +277,11 @@ impl Journal {
             return Err(e);
         }
         self.next_seq = seq;
-        let ns = t0.elapsed().as_nanos() as u64;
+        let now = Instant::now();
+        let ns = now.duration_since(t0).as_nanos() as u64;
+        let second = now.duration_since(self.opened).as_secs();
         let written = self.staging.len() as u64 - if rolled { 0 } else { HEADER_LEN as u64 };
-        self.stats
-            .record(ns, self.opened.elapsed().as_secs(), n, written, rolled);
+        self.stats.record(ns, second, n, written, rolled);
         Ok(Appended {
             records: n,
             next_seq: seq,
@@ -297,7 +298,14 @@ impl Journal {
             (HEADER_LEN, self.active.offset, None)
         };
         let buf = &self.staging[start..];
-        if let Some(msg) = self.sink.write(&mut self.active, buf, off)? {
+        let synced = self.cfg.durability == Durability::Batch;
+        let msg = if synced {
+            let from = self.synced_to.min(off);
+            self.sink.write_synced(&mut self.active, buf, off, from)?
+        } else {
+            self.sink.write(&mut self.active, buf, off)?
+        };
+        if let Some(msg) = msg {
             eprintln!("journal {}: {msg}", self.dir.display());
             self.backend = Backend::Pwrite;
             self.fallback = Some(msg);
@@ -310,7 +318,7 @@ impl Journal {
         }
         match self.cfg.durability {
             Durability::None => {}
-            Durability::Batch => self.sync_active()?,
+            Durability::Batch => self.synced_to = self.active.offset,
             Durability::Interval(d) => {
                 if self.last_sync.elapsed() >= d {
                     self.sync_active()?;

@@ -263,6 +263,10 @@ fn full_mix_against_a_trading_stub_answers_every_request() {
     assert_eq!(results[0].impl_name, "ringex");
     assert!(results[0].p50_ns.is_some());
     assert!(ticks > 0, "progress was reported");
+    let kinds: Vec<&str> = fix.by_kind.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["new", "marketable", "cancel", "replace"]);
+    let per_kind: u64 = fix.by_kind.iter().map(|(_, h)| h.len()).sum();
+    assert_eq!(per_kind, fix.hist.len());
 }
 
 #[test]

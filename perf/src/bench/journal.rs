@@ -31,8 +31,8 @@ pub struct JournalArgs {
     /// A short run: fewer records and fsyncs.
     #[arg(long)]
     pub quick: bool,
-    /// Segment size in bytes (small, so every run rolls several times).
-    #[arg(long, default_value_t = 4 << 20)]
+    /// Segment size in bytes (small, so every run rolls many times).
+    #[arg(long, default_value_t = 1 << 20)]
     pub segment_size: u64,
     /// Back-ends to measure (comma-separated: pwrite,mmap,io_uring).
     #[arg(long, value_delimiter = ',', default_value = "pwrite,mmap,io_uring")]

@@ -6,22 +6,34 @@ pub mod ring;
 
 use clap::Subcommand;
 
+pub mod fix;
 pub mod journal;
+pub mod logic;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// List the benchmark families and the peer each is measured against.
     List,
+    /// FIX codec: parse/encode NewOrderSingle and ExecutionReport vs hotfix-message.
+    Fix(fix::FixArgs),
     /// The Disruptor ring: LMAX's scenarios on ringex, the `disruptor` crate and crossbeam.
     Ring(ring::Args),
     /// Journal append latency and throughput per back-end and durability policy,
     /// against a plain write(2) loop.
     Journal(journal::JournalArgs),
+    /// Business-logic processor (decode + risk + book + reports) throughput and
+    /// per-command latency, against the bare order book on the same flow.
+    Logic(logic::LogicArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
 pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "fix",
+        "FIX parse/encode ns per NewOrderSingle, ExecutionReport",
+        "hotfix-message 0.4",
+    ),
     (
         "ring",
         "LMAX ring scenarios (1P1C, batch, 3P1C, 1P3C x3) + ping-pong",
@@ -31,6 +43,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "journal",
         "journal append latency/throughput, roll spikes",
         "write(2) O_APPEND loop",
+    ),
+    (
+        "logic",
+        "business logic: decode+risk+book+reports per command",
+        "engine::book alone, same flow",
     ),
 ];
 
@@ -44,7 +61,9 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        BenchCmd::Fix(args) => fix::run(args),
         BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
+        BenchCmd::Logic(a) => logic::run(a),
     }
 }

@@ -467,6 +467,8 @@ const KEEPALIVE_CHECK: Duration = Duration::from_millis(100);
 pub struct ReaderResult {
     /// Latency of every measured first response, ns from intended send time.
     pub hist: Histogram<u64>,
+    /// The same per request kind (indexed by `Kind as usize`).
+    pub by_kind: [Histogram<u64>; 4],
     /// The acceptor answered our Logout (a clean end).
     pub logged_out: bool,
     /// The first problem seen, if any (for the report).
@@ -496,8 +498,10 @@ pub struct Reader {
     pub logout_sent: Arc<AtomicBool>,
     /// Set to make the thread return.
     pub stop: Arc<AtomicBool>,
-    /// Histogram template.
+    /// Latency of every measured first response.
     pub hist: Histogram<u64>,
+    /// The same, per request kind (indexed by `Kind as usize`).
+    pub by_kind: [Histogram<u64>; 4],
 }
 
 impl Reader {
@@ -576,6 +580,7 @@ impl Reader {
     fn finish(self, logged_out: bool, problem: Option<String>) -> ReaderResult {
         ReaderResult {
             hist: self.hist,
+            by_kind: self.by_kind,
             logged_out,
             problem,
         }
@@ -600,18 +605,19 @@ impl Reader {
         let now = Instant::now();
         // None: a later report for an answered request (fills after the ack),
         // or the answer to a request already counted as timed out.
-        if self.table.take(k).is_some() {
-            {
-                let c = if reject {
-                    &self.counters.rejects
-                } else {
-                    &self.counters.acks
-                };
-                Counters::bump(c);
-                if k >= self.first_measured {
-                    let lat = now.saturating_duration_since(self.schedule.intended(k));
-                    self.hist
-                        .saturating_record(u64::try_from(lat.as_nanos()).unwrap_or(u64::MAX));
+        if let Some(kind) = self.table.take(k) {
+            let c = if reject {
+                &self.counters.rejects
+            } else {
+                &self.counters.acks
+            };
+            Counters::bump(c);
+            if k >= self.first_measured {
+                let lat = now.saturating_duration_since(self.schedule.intended(k));
+                let ns = u64::try_from(lat.as_nanos()).unwrap_or(u64::MAX);
+                self.hist.saturating_record(ns);
+                if let Some(h) = self.by_kind.get_mut(kind as usize) {
+                    h.saturating_record(ns);
                 }
             }
         }

@@ -128,6 +128,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Lower-case name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::New => "new",
+            Kind::Marketable => "marketable",
+            Kind::Cancel => "cancel",
+            Kind::Replace => "replace",
+        }
+    }
+
     /// The kind with this code (`code & 3`).
     pub fn from_code(code: u64) -> Kind {
         match code & 3 {

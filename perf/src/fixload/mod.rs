@@ -322,6 +322,9 @@ pub struct RunStats {
     pub impl_name: String,
     /// Latency of first responses in the measured window, ns from intended send.
     pub hist: Histogram<u64>,
+    /// The latency histogram per request kind (`new`, `marketable`, `cancel`,
+    /// `replace`; kinds with no measured response left out; empty for the floor).
+    pub by_kind: Vec<(String, Histogram<u64>)>,
     /// How late the sender was against the schedule (ns), measured window.
     pub send_lag: Histogram<u64>,
     /// Offered rate, requests/s.
@@ -365,6 +368,7 @@ impl RunStats {
         RunStats {
             impl_name: impl_name.to_string(),
             hist,
+            by_kind: Vec::new(),
             send_lag,
             offered_rate: plan.rate,
             achieved_rate: if window > 0.0 {
@@ -443,8 +447,26 @@ impl RunStats {
             "timeouts": self.timeouts,
             "send_lag_p99_ns": (!self.send_lag.is_empty()).then(|| self.send_lag.value_at_quantile(0.99)),
         });
-        if let (Some(p), serde_json::Value::Object(e)) = (params.as_object_mut(), extra) {
-            p.extend(e);
+        if let Some(p) = params.as_object_mut() {
+            if let serde_json::Value::Object(e) = extra {
+                p.extend(e);
+            }
+            if !self.by_kind.is_empty() {
+                let kinds: serde_json::Map<String, serde_json::Value> = self
+                    .by_kind
+                    .iter()
+                    .map(|(k, h)| {
+                        let v = serde_json::json!({
+                            "n": h.len(),
+                            "p50_ns": h.value_at_quantile(0.5),
+                            "p99_ns": h.value_at_quantile(0.99),
+                            "max_ns": h.max(),
+                        });
+                        (k.clone(), v)
+                    })
+                    .collect();
+                p.insert("by_kind".into(), serde_json::Value::Object(kinds));
+            }
         }
         BenchResult::from_histogram(
             BENCH,
@@ -507,6 +529,15 @@ impl LoadReport {
         out.push(self.fix.percentile_line());
         if let Some(f) = &self.floor {
             out.push(f.percentile_line());
+        }
+        for (k, h) in &self.fix.by_kind {
+            out.push(format!(
+                "  {k:<14} p50 {:>8.1} us  p99 {:>8.1} us  max {:>9.1} us  (n={})",
+                h.value_at_quantile(0.5) as f64 / 1000.0,
+                h.value_at_quantile(0.99) as f64 / 1000.0,
+                h.max() as f64 / 1000.0,
+                h.len()
+            ));
         }
         out.push(self.fix.counts_line());
         if let Some(f) = &self.floor {

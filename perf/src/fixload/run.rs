@@ -265,6 +265,7 @@ fn run_fix(
             logout_sent: Arc::clone(&logout_sent),
             stop: Arc::clone(&stop),
             hist: latency_histogram(),
+            by_kind: std::array::from_fn(|_| latency_histogram()),
         };
         let inbound = c.inbound;
         readers.push(
@@ -324,6 +325,7 @@ fn run_fix(
         lock(w).shutdown();
     }
     let mut hist = latency_histogram();
+    let mut by_kind: [Histogram<u64>; 4] = std::array::from_fn(|_| latency_histogram());
     let mut problems = Vec::new();
     for (i, r) in readers.into_iter().enumerate() {
         let who = cfg
@@ -333,6 +335,9 @@ fn run_fix(
         match r.join() {
             Ok(res) => {
                 let _ = hist.add(&res.hist);
+                for (all, one) in by_kind.iter_mut().zip(&res.by_kind) {
+                    let _ = all.add(one);
+                }
                 if let Some(p) = res.problem {
                     problems.push(format!("{who}: {p}"));
                 }
@@ -353,7 +358,7 @@ fn run_fix(
         Expect::ExecReport => "ringex",
         Expect::Echo => "ringex-fix-echo",
     };
-    Ok(RunStats::new(
+    let mut stats = RunStats::new(
         name,
         plan,
         t0,
@@ -362,5 +367,12 @@ fn run_fix(
         driven.lag,
         &counters,
         problems,
-    ))
+    );
+    stats.by_kind = [Kind::New, Kind::Marketable, Kind::Cancel, Kind::Replace]
+        .into_iter()
+        .zip(by_kind)
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(k, h)| (k.name().to_string(), h))
+        .collect();
+    Ok(stats)
 }
