@@ -123,7 +123,7 @@ impl Relay {
                             continue;
                         }
                         if held.is_none() && rng.chance(faults.reorder) {
-                            held = Some(d.to_vec());
+                            *held = Some(d.to_vec());
                             stats.reordered.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
