@@ -26,6 +26,21 @@ enum Cmd {
     /// Journal tools (read-only): inspect, verify, dump.
     #[command(subcommand)]
     Journal(JournalCmd),
+    /// FIX 4.4 acceptor with the acceptance-suite echo application (acceptor
+    /// ISLD, initiators TW and TW44, sequence numbers reset on logon): echoes
+    /// NewOrderSingle and SecurityDefinition, BusinessMessageReject for the rest.
+    FixEcho {
+        /// TCP port to listen on (0: any free port; the chosen one is printed).
+        #[arg(long)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Directory for session stores (sequence numbers, sent messages); in
+        /// memory when absent.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// The business-logic state recomputed offline from a data directory (newest
     /// snapshot + journal tail): prints `seq N hash H`, balances and open orders.
     StateHash {
@@ -94,6 +109,32 @@ pub fn main() -> ExitCode {
             data_dir,
             full_replay,
         } => ExitCode::from(crate::run::state_hash(config, data_dir, full_replay)),
+        Cmd::FixEcho {
+            port,
+            bind,
+            data_dir,
+        } => fix_echo(std::net::SocketAddr::new(bind, port), data_dir),
+    }
+}
+
+/// `ringex fix-echo`: runs until killed; one log line per lifecycle event.
+fn fix_echo(addr: std::net::SocketAddr, data_dir: Option<PathBuf>) -> ExitCode {
+    use gateway::fix::echo::{self, EchoApp};
+    use gateway::fix::net::{Gateway, GatewayConfig};
+    let mut cfg = GatewayConfig::new(addr, echo::sessions());
+    cfg.settings = echo::settings();
+    cfg.data_dir = data_dir;
+    match Gateway::start(cfg, |_| EchoApp::new(true)) {
+        Ok(gw) => {
+            // The line a test harness waits for (stdout is line-buffered).
+            println!("fix-echo listening on {}", gw.local_addr());
+            gw.wait();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringex fix-echo: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

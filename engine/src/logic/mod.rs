@@ -877,7 +877,8 @@ impl Logic {
         let out_seq = r.u64()?;
         let last_input_seq = r.u64()?;
         let faults = r.u64()?;
-        let risk = Risk::decode(&mut r)?;
+        let mut risk = Risk::decode(&mut r)?;
+        risk.reserve_orders(cfg.book_capacity as usize);
         let n = r.count(12)?;
         let mut books: Vec<Option<OrderBook>> = Vec::new();
         for _ in 0..n {

@@ -440,6 +440,11 @@ impl Risk {
         self.orders.get(&id)
     }
 
+    /// Makes room for `additional` more open orders without allocating later.
+    pub fn reserve_orders(&mut self, additional: usize) {
+        self.orders.reserve(additional);
+    }
+
     /// Number of open orders risk holds reservations for.
     pub fn order_count(&self) -> usize {
         self.orders.len()
