@@ -20,6 +20,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run a primary node: FIX gateway, journal, business logic, until SIGINT/SIGTERM.
+    Run {
+        /// Configuration file (default: the built-in one, see `ringex config default`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (default: the configuration's `node.data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Start a node on the built-in configuration in a temporary directory, drive
+    /// it with the FIX load generator, print a summary, clean up.
+    Demo {
+        /// How long the load runs, seconds (after a 2 s warm-up).
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+        /// Offered load, requests per second (all sessions together).
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+    },
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -102,6 +121,8 @@ enum ConfigCmd {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Run { config, data_dir } => ExitCode::from(crate::run::run(config, data_dir)),
+        Cmd::Demo { secs, rate } => ExitCode::from(crate::demo::demo(secs, rate)),
         Cmd::Config(c) => config_cmd(c),
         Cmd::Journal(j) => journal_cmd(j),
         Cmd::StateHash {

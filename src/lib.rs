@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod fixgw;
 pub mod journal_tools;
 pub mod node;
 pub mod run;

@@ -1,12 +1,14 @@
-//! Shared pieces of the node commands (configuration loading, signals, the
-//! lifecycle log) and `ringex state-hash`: the state recomputed offline.
+//! `ringex run` (a primary node until SIGINT/SIGTERM), `ringex state-hash` (the
+//! state recomputed offline), and the pieces they share (configuration loading,
+//! signals, the lifecycle log).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::config::Config;
-use crate::node::{self, DataDir};
+use crate::node::{self, DataDir, Node};
 
 /// One lifecycle log line on stderr (nothing is logged per message).
 pub fn log(line: &str) {
@@ -29,6 +31,81 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>, String> {
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
     }
     Ok(flag)
+}
+
+/// Runs a node until SIGINT/SIGTERM (or a fatal stage error). Returns the exit code.
+pub fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> u8 {
+    let (cfg, dirs) = match load(config.as_deref(), data_dir.as_deref()) {
+        Ok(x) => x,
+        Err(e) => {
+            log(&e);
+            return 2;
+        }
+    };
+    let stop = match stop_flag() {
+        Ok(f) => f,
+        Err(e) => {
+            log(&e);
+            return 1;
+        }
+    };
+    match run_node(&cfg, &dirs, &stop) {
+        Ok(()) => 0,
+        Err(e) => {
+            log(&format!("fatal: {e}"));
+            1
+        }
+    }
+}
+
+fn run_node(cfg: &Config, dirs: &DataDir, stop: &AtomicBool) -> Result<(), String> {
+    log(&format!(
+        "starting: data dir {}, journal {} ({} back-end, durability {})",
+        dirs.root.display(),
+        dirs.journal.display(),
+        cfg.journal.backend,
+        cfg.journal.durability
+    ));
+    let fix = crate::fixgw::FixFront::new(cfg, dirs)?;
+    let node = Node::start(cfg, dirs, fix.sender())?;
+    log(&format!("recovered: {}", node.recovery));
+    if node.fresh {
+        log(&format!(
+            "opened a new venue: {} instruments, {} accounts, {} deposits (journaled)",
+            cfg.instruments.len(),
+            cfg.accounts.len(),
+            cfg.resolve().deposits.len()
+        ));
+    }
+    let gw = match fix.start(&node) {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = node.shutdown();
+            return Err(e);
+        }
+    };
+    log(&format!(
+        "listening: FIX 4.4 on {} as {}",
+        gw.local_addr(),
+        cfg.fix.comp_id
+    ));
+    while !stop.load(Ordering::Acquire) {
+        if let Some(f) = node.fatal() {
+            // Do not drain or snapshot past a failed journal: exit now; the next
+            // start recovers from what is on disk.
+            log(&format!("fatal: {f}"));
+            std::process::exit(3);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    log("shutdown: signal received, stopping the FIX gateway and draining the rings");
+    gw.stop();
+    let s = node.shutdown()?;
+    log(&format!(
+        "stopped: last seq {}, snapshot at seq {}, state hash {:016x}",
+        s.last_seq, s.snapshot_seq, s.state_hash
+    ));
+    Ok(())
 }
 
 /// `ringex state-hash`: the state recomputed offline from the data directory

@@ -101,11 +101,24 @@ pub fn fdatasync(file: &File, path: &Path) -> Result<()> {
         .map_err(|e| Error::io("fdatasync", path, e))
 }
 
-/// Reads `[from, len)` in 1 MiB chunks: fills the page cache with clean pages of
+/// Reads `[from, len)` into the page cache (readahead, else pread): fills the page cache with clean pages of
 /// the (allocated, zero) file so that later writes there copy into resident pages
 /// instead of allocating them. Reading unwritten extents costs no disk I/O.
 /// (Writing zeros instead was measured 3x slower per later append on ext4.)
 pub fn prefault_read(file: &File, path: &Path, from: u64, len: u64) -> Result<()> {
+    // readahead(2) fills the page cache without copying to user space; if the
+    // file system refuses it, read the range ourselves.
+    // SAFETY: plain syscall on an fd we own; no memory is passed.
+    let rc = unsafe {
+        libc::readahead(
+            file.as_raw_fd(),
+            from as libc::off64_t,
+            (len.saturating_sub(from)) as usize,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
     const CHUNK: usize = 1 << 20;
     let mut buf = vec![0u8; CHUNK];
     let mut off = from;

@@ -110,6 +110,15 @@ impl Preparer {
         }
     }
 
+    /// Waits up to `timeout` for the spare; `None` if it is not ready by then.
+    pub fn wait_ready(&mut self, timeout: std::time::Duration) -> Option<Result<Spare>> {
+        match self.spare_rx.recv_timeout(timeout) {
+            Ok(r) => Some(r),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(self.gone())),
+        }
+    }
+
     fn gone(&self) -> Error {
         Error::Failed(
             self.failure

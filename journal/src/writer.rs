@@ -37,6 +37,8 @@ pub struct Journal {
     staging: Vec<u8>,
     next_seq: u64,
     prep: Preparer,
+    /// The spare, once fetched ahead of the roll by `wait_next_segment`.
+    ready: Option<Result<prealloc::Spare>>,
     failed: Option<String>,
     stats: Stats,
     opened: Instant,
@@ -202,6 +204,7 @@ impl Journal {
                 staging,
                 next_seq,
                 prep,
+                ready: None,
                 failed: None,
                 stats: Stats::new(),
                 opened: now,
@@ -338,7 +341,10 @@ impl Journal {
 
     /// Switches to the ready spare; returns the segment left behind.
     fn roll(&mut self, first_seq: u64) -> Result<Retired> {
-        let (spare, waited) = self.prep.take();
+        let (spare, waited) = match self.ready.take() {
+            Some(r) => (r, false),
+            None => self.prep.take(),
+        };
         if waited {
             self.stats.spare_wait();
         }
@@ -360,6 +366,17 @@ impl Journal {
             mmap: old.mmap,
             sync,
         })
+    }
+
+    /// Waits (up to `timeout`) until the next segment is allocated and pre-faulted,
+    /// so the next roll cannot wait for it. Returns whether it is ready. Not needed
+    /// in normal operation (the background thread runs ahead); useful at start-up
+    /// and in tests.
+    pub fn wait_next_segment(&mut self, timeout: std::time::Duration) -> bool {
+        if self.ready.is_none() {
+            self.ready = self.prep.wait_ready(timeout);
+        }
+        self.ready.is_some()
     }
 
     /// Forces everything appended so far to stable storage, whatever the policy.

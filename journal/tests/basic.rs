@@ -289,3 +289,35 @@ fn snapshots_roundtrip_and_retention() {
     std::fs::write(&p, b"junk").unwrap();
     assert!(matches!(snaps.load(100), Err(Error::Corrupt { .. })));
 }
+
+#[test]
+fn rolls_use_the_prepared_segment_without_waiting() {
+    // Once the background thread has the next segment ready (it runs ahead of the
+    // writer; wait_next_segment makes that deterministic here), a roll takes it
+    // without waiting, and every segment is renamed to its first sequence.
+    for backend in [Backend::Pwrite, Backend::Mmap, Backend::IoUring] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path(), cfg(backend, 16 << 10)).unwrap();
+        let mut rolls = 0;
+        while rolls < 5 {
+            assert!(j.wait_next_segment(Duration::from_secs(30)));
+            let first = j.next_seq();
+            let recs: Vec<Vec<u8>> = (first..first + 8).map(payload).collect();
+            if j.append_batch(first, &recs).unwrap().rolled {
+                rolls += 1;
+            }
+        }
+        let s = j.stats();
+        assert_eq!(s.rolls, 5);
+        assert_eq!(
+            s.spare_waits,
+            0,
+            "{}: a roll waited for the spare",
+            backend.name()
+        );
+        let last = j.next_seq() - 1;
+        j.close().unwrap();
+        assert_eq!(journal::list_segments(dir.path()).unwrap().len(), 6);
+        assert_eq!(check_all(dir.path(), 1), last);
+    }
+}

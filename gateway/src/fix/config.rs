@@ -192,7 +192,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             begin_string: "FIX.4.4",
-            max_message_len: 64 * 1024,
+            max_message_len: super::codec::DEFAULT_MAX_MESSAGE_LEN,
             sending_time_tolerance_ns: 120_000_000_000,
             heartbeat_range_s: (0, 3600),
             logon_timeout_ns: 10_000_000_000,

@@ -39,6 +39,9 @@ const WAKER: Token = Token(usize::MAX - 2);
 const TICK: Duration = Duration::from_millis(50);
 /// Size of the read buffer.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most bytes read from one connection per poll round, so one flooding client
+/// cannot starve the other sessions of its thread; the rest is read next round.
+const READ_BUDGET: usize = 256 * 1024;
 
 /// How to run the gateway.
 #[derive(Debug, Clone)]
@@ -276,6 +279,7 @@ impl Gateway {
                 listener,
                 handle: handle.clone(),
                 conns: Vec::new(),
+                again: Vec::new(),
             };
             let settings = cfg.settings.clone();
             let directory = directory.clone();
@@ -366,6 +370,9 @@ struct Worker {
     listener: Option<TcpListener>,
     handle: GatewayHandle,
     conns: Vec<Option<NetConn>>,
+    /// Connections that used up their read budget and may have more to read
+    /// (mio is edge-triggered: no new event comes for bytes already waiting).
+    again: Vec<ConnId>,
 }
 
 impl Worker {
@@ -383,7 +390,12 @@ impl Worker {
         let mut last_tick = 0u64;
         let mut buf = vec![0u8; READ_CHUNK];
         while !self.handle.stop.load(Ordering::Acquire) {
-            if let Err(e) = self.poll.poll(&mut events, Some(TICK))
+            let timeout = if self.again.is_empty() {
+                TICK
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 eprintln!("fix gateway thread {}: poll failed: {e}", self.thread);
@@ -495,7 +507,14 @@ impl Worker {
     }
 
     fn read<A: Application>(&mut self, acc: &mut Acceptor<A>, c: ConnId, buf: &mut [u8], now: u64) {
+        let mut total = 0;
         loop {
+            if total >= READ_BUDGET {
+                if !self.again.contains(&c) {
+                    self.again.push(c);
+                }
+                return;
+            }
             let Some(nc) = self.conns.get_mut(c).and_then(Option::as_mut) else {
                 return;
             };
@@ -509,6 +528,7 @@ impl Worker {
                 }
                 Ok(n) => {
                     nc.rx.extend_from_slice(&buf[..n]);
+                    total += n;
                     self.consume(acc, c, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

@@ -31,19 +31,24 @@ pub struct JournalArgs {
     /// A short run: fewer records and fsyncs.
     #[arg(long)]
     pub quick: bool,
-    /// Segment size in bytes (small, so every run rolls many times).
-    #[arg(long, default_value_t = 1 << 20)]
+    /// Segment size in bytes (small, so every run rolls several times; large
+    /// enough that the background thread can prepare the next one in time).
+    #[arg(long, default_value_t = 4 << 20)]
     pub segment_size: u64,
     /// Back-ends to measure (comma-separated: pwrite,mmap,io_uring).
     #[arg(long, value_delimiter = ',', default_value = "pwrite,mmap,io_uring")]
     pub backends: Vec<String>,
+    /// Record payload sizes in bytes (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "64,128,512")]
+    pub sizes: Vec<usize>,
+    /// Batch sizes in records (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+    pub batches: Vec<usize>,
     /// Durability policies to measure (comma-separated: none,batch,interval).
     #[arg(long, value_delimiter = ',', default_value = "none,batch,interval")]
     pub durability: Vec<String>,
 }
 
-const SIZES: [usize; 3] = [64, 128, 512];
-const BATCHES: [usize; 3] = [1, 16, 256];
 const INTERVAL: Duration = Duration::from_millis(1);
 
 /// One measured run.
@@ -78,6 +83,9 @@ pub fn run(args: JournalArgs) -> Result<(), String> {
             other => return Err(format!("unknown durability {other}")),
         });
     }
+    if args.sizes.is_empty() || args.batches.contains(&0) {
+        return Err("--sizes and --batches need positive values".into());
+    }
     let records = if args.quick {
         args.records.min(50_000)
     } else {
@@ -87,8 +95,8 @@ pub fn run(args: JournalArgs) -> Result<(), String> {
     let mut summary = Vec::new();
     let result = (|| {
         for &dur in &policies {
-            for &size in &SIZES {
-                for &batch in &BATCHES {
+            for &size in &args.sizes {
+                for &batch in &args.batches {
                     let batches = batches_for(dur, records, batch, args.quick);
                     let scenario = format!("r{size}_b{batch}/{}", dur.name());
                     let raw = raw_write(&base, size, batch, batches, dur)?;
@@ -135,7 +143,7 @@ pub fn run(args: JournalArgs) -> Result<(), String> {
                                     })),
                             );
                             summary.push(format!(
-                                "  {:<8} r{size:<3} b{batch:<3}: p99 {:>6} ns vs write(2) {:>6} ns ({:.2}x); roll max {:>7} ns vs non-roll max {:>7} ns ({:.2}x, {} rolls); {:.2} GB/s",
+                                "  {:<8} r{size:<3} b{batch:<3}: p99 {:>6} ns vs write(2) {:>6} ns ({:.2}x); roll max {:>7} ns vs non-roll max {:>7} ns ({:.2}x, {} rolls, {} waited for the spare); {:.2} GB/s",
                                 backend.name(),
                                 p99,
                                 raw_p99,
@@ -144,6 +152,7 @@ pub fn run(args: JournalArgs) -> Result<(), String> {
                                 r.nonroll_max,
                                 roll_max as f64 / r.nonroll_max.max(1) as f64,
                                 r.roll.len(),
+                                r.spare_waits,
                                 r.bytes as f64 / r.elapsed.as_secs_f64() / 1e9,
                             ));
                         }
@@ -261,8 +270,8 @@ fn journal_run(
     for _ in 0..warmup_batches(batches) {
         append(&mut j)?;
     }
-    // Let the background thread finish the spare the warm-up may have used.
-    std::thread::sleep(Duration::from_millis(50));
+    // Start timing with the next segment ready, as in steady state.
+    j.wait_next_segment(Duration::from_secs(10));
     let mut hist = latency_histogram();
     let mut roll = latency_histogram();
     let mut nonroll_max = 0;

@@ -1199,8 +1199,41 @@ fn process_active<A: Application>(
         sequence_reset(out, sess, msg, seq, t, false);
         return;
     }
+    // Logon with ResetSeqNumFlag=Y during the session: both sides start again at 1.
+    if t == b"A" && matches!(msg.get_bool(tags::RESET_SEQ_NUM_FLAG), Ok(Some(true))) {
+        if sess.store.reset().is_err() {
+            out.conn.disposition = Disposition::CloseNow;
+            out.conn.close_reason = "message store failed";
+            return;
+        }
+        sess.queue.clear();
+        sess.resend_until = None;
+        let hb = out.conn.heartbeat_ns / 1_000_000_000;
+        send_admin(out, sess, b"A", |e| {
+            e.field_u64(tags::ENCRYPT_METHOD, 0)
+                .field_u64(tags::HEART_BT_INT, hb)
+                .field(tags::RESET_SEQ_NUM_FLAG, b"Y");
+        });
+        if seq > 1 {
+            send_resend_request(out, sess, 1, seq);
+        } else {
+            sess.store.set_next_target_seq(2);
+        }
+        return;
+    }
 
     if seq > expected {
+        if t == b"2" {
+            // Answer it now (the counterparty may be waiting on it to fill our
+            // own gap), then ask for the gap; it is not queued, so it is not
+            // answered twice: the counterparty gap-fills over it.
+            answer_resend_request(out, sess, msg, seq, t);
+            match sess.resend_until {
+                Some(until) if until >= expected => sess.resend_until = Some(until.max(seq)),
+                _ => send_resend_request(out, sess, expected, seq),
+            }
+            return;
+        }
         queue_ahead(out, sess, seq, msg.as_bytes(), expected);
         return;
     }
@@ -1324,36 +1357,7 @@ fn process_active<A: Application>(
         }
         b"2" => {
             sess.store.set_next_target_seq(expected + 1);
-            let begin = msg.get_u64(tags::BEGIN_SEQ_NO);
-            let end = msg.get_u64(tags::END_SEQ_NO);
-            match (begin, end) {
-                (Ok(Some(b)), Ok(Some(e))) => resend(out, sess, b, e),
-                (Err(er), _) | (_, Err(er)) => {
-                    send_reject(out, sess, Some(seq), Some(t), er.to_reject())
-                }
-                (Ok(None), _) => send_reject(
-                    out,
-                    sess,
-                    Some(seq),
-                    Some(t),
-                    reject(
-                        SessionRejectReason::RequiredTagMissing,
-                        Some(tags::BEGIN_SEQ_NO),
-                        "Required tag missing",
-                    ),
-                ),
-                (_, Ok(None)) => send_reject(
-                    out,
-                    sess,
-                    Some(seq),
-                    Some(t),
-                    reject(
-                        SessionRejectReason::RequiredTagMissing,
-                        Some(tags::END_SEQ_NO),
-                        "Required tag missing",
-                    ),
-                ),
-            }
+            answer_resend_request(out, sess, msg, seq, t);
         }
         b"3" | b"A" => {
             sess.store.set_next_target_seq(expected + 1);
@@ -1386,6 +1390,44 @@ fn process_active<A: Application>(
                 });
             }
         }
+    }
+}
+
+/// Resend what a ResendRequest asks for, or Reject it when 7/16 are bad.
+fn answer_resend_request(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    msg: &Message<'_>,
+    seq: u64,
+    t: &[u8],
+) {
+    let begin = msg.get_u64(tags::BEGIN_SEQ_NO);
+    let end = msg.get_u64(tags::END_SEQ_NO);
+    match (begin, end) {
+        (Ok(Some(b)), Ok(Some(e))) => resend(out, sess, b, e),
+        (Err(er), _) | (_, Err(er)) => send_reject(out, sess, Some(seq), Some(t), er.to_reject()),
+        (Ok(None), _) => send_reject(
+            out,
+            sess,
+            Some(seq),
+            Some(t),
+            reject(
+                SessionRejectReason::RequiredTagMissing,
+                Some(tags::BEGIN_SEQ_NO),
+                "Required tag missing",
+            ),
+        ),
+        (_, Ok(None)) => send_reject(
+            out,
+            sess,
+            Some(seq),
+            Some(t),
+            reject(
+                SessionRejectReason::RequiredTagMissing,
+                Some(tags::END_SEQ_NO),
+                "Required tag missing",
+            ),
+        ),
     }
 }
 

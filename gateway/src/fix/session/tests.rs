@@ -1143,3 +1143,49 @@ fn duplicate_comp_ids_in_config_are_an_error() {
     .unwrap_err();
     assert!(e.contains("configured twice"));
 }
+
+#[test]
+fn resend_request_with_seq_too_high_is_answered_and_gap_requested() {
+    let mut t = T::new();
+    let c = t.logged_on();
+    t.a.send(0, b"8", b"37=R1\x01", T0).unwrap(); // our 2
+    t.take(c);
+    // Their ResendRequest arrives at 5 (2..4 lost): answer it, ask for 2.., do not
+    // answer it a second time once the gap is filled.
+    let r = t.feed(c, &msg("2", 5, T0).f(7, "2").f(16, "0"), T0);
+    assert_eq!(types(&r), ["8", "2"]);
+    assert_eq!(r[0].get(37), Some("R1"));
+    assert_eq!(r[0].get(43), Some("Y"));
+    assert_eq!((r[1].get(7), r[1].get(16)), (Some("2"), Some("0")));
+    let r = t.feed(
+        c,
+        &msg("4", 2, T0)
+            .f(43, "Y")
+            .f(122, &fmt_ts(T0))
+            .f(123, "Y")
+            .f(36, "6"),
+        T0,
+    );
+    assert!(r.is_empty());
+    assert_eq!(t.a.seq_nums(0).unwrap().1, 6);
+}
+
+#[test]
+fn logon_with_reset_flag_during_the_session_resets_both_sides() {
+    let mut t = T::new();
+    let c = t.logged_on();
+    for s in 2..=4 {
+        t.feed(c, &msg("0", s, T0), T0);
+    }
+    t.a.send(0, b"8", b"37=R1\x01", T0).unwrap();
+    t.take(c);
+    let r = t.feed(c, &logon(1, T0).f(141, "Y"), T0);
+    assert_eq!(types(&r), ["A"]);
+    assert_eq!(r[0].seq(), 1);
+    assert_eq!(r[0].get(141), Some("Y"));
+    assert_eq!(r[0].get(108), Some("30"));
+    assert_eq!(t.a.seq_nums(0), Some((2, 2)));
+    let r = t.feed(c, &msg("D", 2, T0).order("after-reset"), T0);
+    assert_eq!(types(&r), ["D"]);
+    assert_eq!(r[0].seq(), 2);
+}

@@ -1,0 +1,303 @@
+//! The node's FIX front: the gateway's [`Application`] that turns FIX order
+//! messages into engine commands published straight into the inbound ring, and
+//! the sender that turns engine events from the outbound ring into FIX messages
+//! for the owning session.
+//!
+//! Engine session ids are the gateway directory index + 1 (0 means "no session":
+//! admin commands and broadcast events).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use engine::msg::{Header, Message, SessionEvent, SessionEventKind};
+use engine::types::StpMode;
+use gateway::fix::app::{self, AppReject, Instruments, SessionContext};
+use gateway::fix::codec::{Encoder, Message as FixMessage};
+use gateway::fix::config::{PasswordHash, RateLimit, SessionConfig, Settings, ThrottleAction};
+use gateway::fix::net::{Gateway, GatewayConfig, GatewayHandle, Outbound, SendError};
+use gateway::fix::session::{Application, Delivery, Reply, SessionId};
+
+use crate::config::{Config, ThrottleActionConfig};
+use crate::node::stages::EventOut;
+use crate::node::{DataDir, InboundProducer, Node, now_ns};
+use crate::run::log;
+
+/// Text of the BusinessMessageReject sent when the inbound ring is full.
+pub const RING_FULL_TEXT: &str =
+    "exchange busy: inbound queue full, message not accepted (not processed); resend later";
+
+/// Engine session id of gateway session `id`.
+fn engine_session(id: SessionId) -> u32 {
+    u32::try_from(id + 1).unwrap_or(u32::MAX)
+}
+
+/// The FIX sessions the configuration defines, in order (index = gateway id).
+pub fn session_configs(cfg: &Config) -> Result<Vec<SessionConfig>, String> {
+    cfg.fix
+        .sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut sc = SessionConfig::new(&cfg.fix.comp_id, &s.comp_id);
+            sc.username = s.username.clone();
+            sc.password =
+                match &s.password_hash {
+                    Some(h) => Some(PasswordHash::parse(h).map_err(|e| {
+                        format!("config key `fix.sessions[{i}].password_hash`: {e}")
+                    })?),
+                    None => None,
+                };
+            sc.cancel_on_disconnect = s.cancel_on_disconnect;
+            sc.reset_on_logon = s.reset_on_logon;
+            sc.rate_limit = s.rate_limit.map(|r| RateLimit {
+                max_messages: r.max_messages,
+                window_ms: r.window_ms,
+                action: match r.action {
+                    ThrottleActionConfig::Reject => ThrottleAction::Reject,
+                    ThrottleActionConfig::Logout => ThrottleAction::Logout,
+                },
+            });
+            Ok(sc)
+        })
+        .collect()
+}
+
+/// The FIX reference data the configuration defines.
+pub fn instruments(cfg: &Config) -> Result<Instruments, String> {
+    let list: Vec<app::InstrumentConfig> = cfg
+        .resolve()
+        .instruments
+        .iter()
+        .map(|i| app::InstrumentConfig {
+            symbol: i.symbol.clone(),
+            id: i.id,
+            tick: i.tick,
+            lot: i.lot,
+        })
+        .collect();
+    Instruments::new(&list).map_err(|e| e.to_string())
+}
+
+/// Everything needed to start the gateway once the node has recovered.
+pub struct FixFront {
+    gw_cfg: GatewayConfig,
+    instruments: Arc<Instruments>,
+    contexts: Arc<Vec<SessionContext>>,
+    handle: Arc<OnceLock<GatewayHandle>>,
+    /// Events that could not be handed to a session's thread.
+    pub dropped: Arc<AtomicU64>,
+}
+
+impl FixFront {
+    /// Builds the gateway configuration (sessions, stores under the data dir).
+    pub fn new(cfg: &Config, dirs: &DataDir) -> Result<FixFront, String> {
+        let sessions = session_configs(cfg)?;
+        let contexts = cfg
+            .fix
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SessionContext {
+                session: engine_session(i),
+                account: s.account,
+                stp: StpMode::None,
+            })
+            .collect();
+        let mut gw_cfg = GatewayConfig::new(cfg.fix.listen, sessions);
+        gw_cfg.threads = cfg.fix.threads;
+        gw_cfg.settings = Settings::default();
+        gw_cfg.data_dir = Some(dirs.fix.clone());
+        Ok(FixFront {
+            gw_cfg,
+            instruments: Arc::new(instruments(cfg)?),
+            contexts: Arc::new(contexts),
+            handle: Arc::new(OnceLock::new()),
+            dropped: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The sender-stage side (give it to [`Node::start`]).
+    pub fn sender(&self) -> FixSender {
+        FixSender {
+            handle: Arc::clone(&self.handle),
+            instruments: Arc::clone(&self.instruments),
+            enc: Encoder::new(b"FIX.4.4"),
+            dropped: Arc::clone(&self.dropped),
+        }
+    }
+
+    /// Opens the listener and the gateway threads, publishing into `node`.
+    pub fn start(self, node: &Node) -> Result<Gateway, String> {
+        let producer = Mutex::new(node.producer());
+        let instruments = Arc::clone(&self.instruments);
+        let contexts = Arc::clone(&self.contexts);
+        let listen = self.gw_cfg.listen;
+        let gw = Gateway::start(self.gw_cfg, move |_thread| NodeApp {
+            producer: producer
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_else(|p| p.into_inner().clone()),
+            instruments: Arc::clone(&instruments),
+            contexts: Arc::clone(&contexts),
+            enc: Encoder::new(b"FIX.4.4"),
+            body: Vec::with_capacity(512),
+        })
+        .map_err(|e| format!("FIX gateway on {listen}: {e}"))?;
+        let _ = self.handle.set(gw.handle());
+        Ok(gw)
+    }
+}
+
+/// The body of the encoder's finished message: the fields after `35=<type>`
+/// and before `10=`.
+fn finished_body(enc: &mut Encoder, msg_type: &[u8]) -> Vec<u8> {
+    let full = enc.finish();
+    let mut pat = Vec::with_capacity(msg_type.len() + 5);
+    pat.extend_from_slice(b"\x0135=");
+    pat.extend_from_slice(msg_type);
+    pat.push(1);
+    let start = full
+        .windows(pat.len())
+        .position(|w| w == pat.as_slice())
+        .map_or(full.len(), |p| p + pat.len());
+    let end = full.len().saturating_sub(7).max(start);
+    full[start..end].to_vec()
+}
+
+/// One gateway thread's application: FIX in, commands into the ring.
+struct NodeApp {
+    producer: InboundProducer,
+    instruments: Arc<Instruments>,
+    contexts: Arc<Vec<SessionContext>>,
+    enc: Encoder,
+    body: Vec<u8>,
+}
+
+impl NodeApp {
+    fn session_event(&mut self, session: SessionId, kind: SessionEventKind, cancel: bool) {
+        let Some(ctx) = self.contexts.get(session) else {
+            return;
+        };
+        let ev = Message::SessionEvent(SessionEvent {
+            kind,
+            account: ctx.account,
+            cancel_on_disconnect: cancel,
+        });
+        // Cancel-on-disconnect must not be lost to a momentarily full ring.
+        if let Err(e) = self
+            .producer
+            .publish_timeout(ctx.session, &ev, Duration::from_secs(5))
+        {
+            log(&format!(
+                "session event for session {session} not published: {e}"
+            ));
+        }
+    }
+}
+
+impl Application for NodeApp {
+    fn on_logon(&mut self, session: SessionId, cfg: &SessionConfig) {
+        log(&format!("session {} logged on", cfg.their_comp_id));
+        self.session_event(session, SessionEventKind::Logon, false);
+    }
+
+    fn on_message(
+        &mut self,
+        session: SessionId,
+        msg: &FixMessage<'_>,
+        reply: &mut Reply<'_>,
+    ) -> Delivery {
+        let Some(ctx) = self.contexts.get(session).copied() else {
+            return Delivery::BusinessReject {
+                reason: 0,
+                text: "session not configured for trading",
+            };
+        };
+        match app::decode_command(msg, &ctx, &self.instruments) {
+            Ok(Some(cmd)) => match self.producer.try_publish(ctx.session, &cmd) {
+                Ok(_) => Delivery::Accepted,
+                Err(_) => Delivery::BusinessReject {
+                    reason: 4,
+                    text: RING_FULL_TEXT,
+                },
+            },
+            Ok(None) => Delivery::BusinessReject {
+                reason: 3,
+                text: "Unsupported message type",
+            },
+            Err(rej) => {
+                let t = rej.msg_type();
+                let seq = msg
+                    .get(34)
+                    .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let exec_id =
+                    (1u64 << 62) | (u64::from(ctx.session) << 40) | (seq & ((1 << 40) - 1));
+                self.enc.start(t);
+                if matches!(rej, AppReject::Session(_)) {
+                    self.enc.field_u64(45, seq);
+                }
+                app::write_reject_body(&mut self.enc, msg, &rej, exec_id, now_ns());
+                self.body = finished_body(&mut self.enc, t);
+                reply.send(t, &self.body);
+                Delivery::Accepted
+            }
+        }
+    }
+
+    fn on_session_down(&mut self, session: SessionId, cfg: &SessionConfig, reason: &str) {
+        log(&format!("session {} down: {reason}", cfg.their_comp_id));
+        self.session_event(
+            session,
+            SessionEventKind::Disconnect,
+            cfg.cancel_on_disconnect,
+        );
+    }
+}
+
+/// The sender stage's output: engine events → FIX messages → owning session.
+pub struct FixSender {
+    handle: Arc<OnceLock<GatewayHandle>>,
+    instruments: Arc<Instruments>,
+    enc: Encoder,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventOut for FixSender {
+    fn deliver(&mut self, header: &Header, msg: &Message) {
+        let Some(t) = app::event_msg_type(msg) else {
+            return;
+        };
+        let Some(handle) = self.handle.get() else {
+            return;
+        };
+        let Some(session) = (header.session as usize).checked_sub(1) else {
+            return;
+        };
+        self.enc.start(t);
+        if app::write_event_body(&mut self.enc, header, msg, &self.instruments).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut out = Outbound {
+            session,
+            msg_type: t,
+            body: finished_body(&mut self.enc, t),
+        };
+        // The gateway thread's channel is bounded: wait briefly for room rather
+        // than lose a report; a session that stays stuck is dropped by the
+        // gateway's slow-consumer rule, after which sends fail fast.
+        for _ in 0..1000 {
+            match handle.send(out) {
+                Ok(()) => return,
+                Err(SendError::Full(back)) => {
+                    out = back;
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                Err(_) => break,
+            }
+        }
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
