@@ -101,6 +101,12 @@ fn run_node(cfg: &Config, dirs: &DataDir, stop: &AtomicBool) -> Result<(), Strin
     log("shutdown: signal received, stopping the FIX gateway and draining the rings");
     gw.stop();
     let s = node.shutdown()?;
+    if s.refused > 0 || s.faults > 0 {
+        log(&format!(
+            "warning: {} undecodable inputs refused, {} internal logic faults",
+            s.refused, s.faults
+        ));
+    }
     log(&format!(
         "stopped: last seq {}, snapshot at seq {}, state hash {:016x}",
         s.last_seq, s.snapshot_seq, s.state_hash

@@ -89,6 +89,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     let mut resting: BTreeMap<String, Acked> = BTreeMap::new();
     let mut cancel_sent: std::collections::BTreeSet<String> = Default::default();
     let mut seqs = [1u64, 1u64];
+    let mut last_in = [0u64, 0u64];
     let mut n = 0u64;
     const ROUNDS: usize = 4;
     for round in 0..ROUNDS {
@@ -114,6 +115,16 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
             Fix::logon(node.addr, "MM1", "mm1-secret", seqs[0]),
             Fix::logon(node.addr, "MM2", "mm2-secret", seqs[1]),
         ];
+        // The node's FIX sequence numbers survived the kill: its Logon answer
+        // continues after everything it sent us before.
+        for k in 0..2 {
+            assert!(
+                mm[k].logon_in > last_in[k],
+                "round {round}: session {k} outgoing MsgSeqNum restarted ({} after {})",
+                mm[k].logon_in,
+                last_in[k]
+            );
+        }
         let kill_after = Duration::from_millis(300 + rng.next() % 1200);
         let t0 = Instant::now();
         while t0.elapsed() < kill_after {
@@ -172,6 +183,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
             }
         }
         seqs = [mm[0].seq, mm[1].seq];
+        last_in = [mm[0].last_in, mm[1].last_in];
         node.kill9();
 
         // The journal is healthy or has a torn tail (which the node cuts).

@@ -138,6 +138,11 @@ pub struct ShutdownSummary {
     pub state_hash: u64,
     /// Sequence of the final snapshot.
     pub snapshot_seq: u64,
+    /// Inputs the logic refused as undecodable, and internal inconsistencies the
+    /// logic met (both 0 unless something is wrong).
+    pub refused: u64,
+    /// See `refused`.
+    pub faults: u64,
 }
 
 /// A started node (stage threads running).
@@ -349,6 +354,7 @@ impl Node {
         js.close()?;
         // Stop the background writer (every sender dropped), then write the
         // final snapshot here.
+        let refused = stage.refused;
         let logic = stage.into_logic();
         drop(self.snap_tx.take());
         if let Some(t) = self.snap_thread.take() {
@@ -365,6 +371,8 @@ impl Node {
             last_seq: seq,
             state_hash: logic.state_hash(),
             snapshot_seq,
+            refused,
+            faults: logic.faults().0,
         })
     }
 }

@@ -196,6 +196,10 @@ pub struct Fix {
     pub stream: TcpStream,
     pub comp: String,
     pub seq: u64,
+    /// Highest MsgSeqNum received from the node.
+    pub last_in: u64,
+    /// MsgSeqNum of the node's Logon answer.
+    pub logon_in: u64,
     buf: Vec<u8>,
     enc: Encoder,
 }
@@ -211,10 +215,13 @@ impl Fix {
             seq: next_seq,
             buf: Vec::new(),
             enc: Encoder::new(b"FIX.4.4"),
+            last_in: 0,
+            logon_in: 0,
         };
         f.send("A", &[(98, "0"), (108, "30"), (553, comp), (554, password)]);
         let m = f.recv_until("A", Duration::from_secs(10));
         assert_eq!(m.msg_type(), "A");
+        f.logon_in = m.req(34).parse().unwrap();
         f
     }
 
@@ -249,6 +256,9 @@ impl Fix {
                     })
                     .collect();
                 let m = Msg(fields);
+                if let Some(n) = m.get(34).and_then(|v| v.parse().ok()) {
+                    self.last_in = self.last_in.max(n);
+                }
                 if m.get(35) == Some("2") {
                     // ResendRequest (after a crash the node may have missed
                     // our last messages): gap-fill over them, we resend nothing.

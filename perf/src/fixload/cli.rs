@@ -98,6 +98,18 @@ pub struct FixLoadArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Find the highest sustainable rate: run at --rate, then double it (up to
+    /// --max-rate) while the run is sustainable (see --sustain-p99-ms); report
+    /// every step and the highest sustainable rate.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Highest rate a sweep tries.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_rate: u64,
+    /// A sweep step is sustainable when every request was answered, the achieved
+    /// rate is at least 95 % of the offered one and p99 stays under this.
+    #[arg(long, default_value_t = 10.0)]
+    pub sustain_p99_ms: f64,
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration, String> {
@@ -179,8 +191,62 @@ fn write_hgrm_file(path: &PathBuf, hist: &hdrhistogram::Histogram<u64>) -> Resul
         .map_err(|e| format!("write {}: {e}", path.display()))
 }
 
+/// Whether a run kept up with its offered rate: every request answered, at
+/// least 95 % of the offered rate achieved, p99 under `p99_limit`.
+pub fn sustainable(report: &LoadReport, p99_limit: Duration) -> bool {
+    let f = &report.fix;
+    let p99_ok = f
+        .quantile_ns(0.99)
+        .is_some_and(|p| u128::from(p) <= p99_limit.as_nanos());
+    f.timeouts == 0
+        && f.errors == 0
+        && f.acks + f.rejects == f.sent
+        && f.achieved_rate >= 0.95 * f.offered_rate as f64
+        && p99_ok
+}
+
+fn sweep(args: &FixLoadArgs) -> Result<(), String> {
+    let mut cfg = args.to_config()?;
+    let limit = secs("sustain-p99-ms", args.sustain_p99_ms / 1000.0)?;
+    let quiet = args.quiet;
+    let mut best: Option<u64> = None;
+    let mut rate = cfg.rate;
+    while rate <= args.max_rate.max(cfg.rate) {
+        cfg.rate = rate;
+        let report = super::run(&cfg, &mut |p| {
+            if !quiet {
+                eprintln!("{}", p.line());
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        print_report(&report, args.json);
+        let ok = sustainable(&report, limit);
+        if !args.json {
+            println!(
+                "rate {rate}/s: {}",
+                if ok { "sustainable" } else { "NOT sustainable" }
+            );
+        }
+        if !ok {
+            break;
+        }
+        best = Some(rate);
+        rate = rate.saturating_mul(2);
+    }
+    if !args.json {
+        match best {
+            Some(r) => println!("highest sustainable rate: {r}/s (p99 <= {limit:?})"),
+            None => println!("no sustainable rate from {}/s up", args.rate),
+        }
+    }
+    Ok(())
+}
+
 /// `perf fix-load`: runs, prints, writes the .hgrm files.
 pub fn main(args: &FixLoadArgs) -> Result<(), String> {
+    if args.sweep {
+        return sweep(args);
+    }
     let cfg = args.to_config()?;
     let quiet = args.quiet;
     let report = super::run(&cfg, &mut |p| {
@@ -200,4 +266,100 @@ pub fn main(args: &FixLoadArgs) -> Result<(), String> {
         return Err("no response was measured (see problems above)".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixload::RunStats;
+    use crate::report::latency_histogram;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: FixLoadArgs,
+    }
+
+    fn stats(p99_ns: u64, sent: u64, answered: u64, achieved: f64) -> RunStats {
+        let mut hist = latency_histogram();
+        for _ in 0..100 {
+            hist.record(p99_ns).unwrap();
+        }
+        RunStats {
+            impl_name: "ringex".into(),
+            hist,
+            by_kind: Vec::new(),
+            send_lag: latency_histogram(),
+            offered_rate: 1000,
+            achieved_rate: achieved,
+            sent,
+            sent_measured: sent,
+            acks: answered,
+            rejects: 0,
+            fills: 0,
+            errors: 0,
+            timeouts: sent - answered,
+            problems: Vec::new(),
+        }
+    }
+
+    fn report(fix: RunStats) -> LoadReport {
+        LoadReport {
+            scenario: "x".into(),
+            sessions: 1,
+            fix,
+            floor: None,
+            message_size: 100,
+        }
+    }
+
+    #[test]
+    fn sustainable_needs_answers_rate_and_p99() {
+        let limit = Duration::from_millis(10);
+        assert!(sustainable(&report(stats(1_000_000, 10, 10, 999.0)), limit));
+        assert!(!sustainable(
+            &report(stats(20_000_000, 10, 10, 999.0)),
+            limit
+        ));
+        assert!(!sustainable(&report(stats(1_000_000, 10, 9, 999.0)), limit));
+        assert!(!sustainable(
+            &report(stats(1_000_000, 10, 10, 900.0)),
+            limit
+        ));
+    }
+
+    #[test]
+    fn defaults_are_the_node_defaults_and_options_map() {
+        let c = Cli::parse_from(["x"]).args.to_config().unwrap();
+        let d = LoadConfig::default();
+        assert_eq!(c.addr, d.addr);
+        assert_eq!(c.sessions, d.sessions);
+        assert_eq!(c.symbols, d.symbols);
+        assert_eq!(c.floor_duration, c.duration);
+        let c = Cli::parse_from([
+            "x",
+            "--session",
+            "TW",
+            "--expect",
+            "echo",
+            "--rate",
+            "5",
+            "--duration",
+            "0.5",
+            "--no-floor",
+            "--symbol",
+            "X:10:1:1",
+        ])
+        .args
+        .to_config()
+        .unwrap();
+        assert_eq!(c.sessions.len(), 1);
+        assert_eq!(c.expect, Expect::Echo);
+        assert_eq!(c.duration, Duration::from_millis(500));
+        assert!(!c.floor);
+        assert_eq!(c.symbols[0].mid_ticks, 10);
+        let bad = Cli::parse_from(["x", "--duration=-1"]).args.to_config();
+        assert!(bad.unwrap_err().contains("--duration"));
+    }
 }
