@@ -590,7 +590,7 @@ enum Cmd {
 /// Raw random material for one command; turned into a `Cmd` with the ids seen so far.
 type Raw = (u8, u8, u8, u8, u8, u8, u16, u16);
 
-fn decode(raw: Raw, next_id: &mut u64) -> Cmd {
+fn decode(raw: Raw, next_id: &mut u64, wide: bool) -> Cmd {
     let (kind, a, b, c, d, e, f, g) = raw;
     let side = if a & 1 == 0 { Side::Buy } else { Side::Sell };
     let pick_id = |next: u64| {
@@ -621,7 +621,11 @@ fn decode(raw: Raw, next_id: &mut u64) -> Cmd {
                 7..=8 => TimeInForce::Ioc,
                 _ => TimeInForce::Fok,
             };
-            let price = 95 + i64::from(d % 11);
+            let price = if wide {
+                i64::from(u16::from(d) * 3 + u16::from(e % 3))
+            } else {
+                95 + i64::from(d % 11)
+            };
             let qty = 1 + u64::from(e % 8) + if g % 7 == 0 { 10 } else { 0 };
             let display = match g % 9 {
                 0 | 1 => 1 + u64::from(e % 3),
@@ -723,9 +727,17 @@ fn apply_ref(r: &mut RefBook, cmd: &Cmd, ev: &mut Vec<BookEvent>) -> Option<bool
 }
 
 fn stream(len: usize) -> impl Strategy<Value = Vec<Cmd>> {
-    prop::collection::vec(any::<Raw>(), 1..len).prop_map(|raws| {
+    stream_in(len, false)
+}
+
+/// `wide`: prices spread over ~770 ticks, so that many levels are created and
+/// emptied (exercises the ladder's placeholder levels and their compaction).
+fn stream_in(len: usize, wide: bool) -> impl Strategy<Value = Vec<Cmd>> {
+    prop::collection::vec(any::<Raw>(), 1..len).prop_map(move |raws| {
         let mut next = 1;
-        raws.into_iter().map(|r| decode(r, &mut next)).collect()
+        raws.into_iter()
+            .map(|r| decode(r, &mut next, wide))
+            .collect()
     })
 }
 
@@ -784,28 +796,42 @@ fn hash(b: &OrderBook) -> u64 {
     h.finish()
 }
 
+fn check_against_reference(cmds: &[Cmd]) -> Result<(), TestCaseError> {
+    let mut book = OrderBook::new(INSTRUMENT, 4);
+    let mut rf = RefBook::default();
+    for (i, cmd) in cmds.iter().enumerate() {
+        let mut got = Vec::new();
+        let mut want = Vec::new();
+        apply_book(&mut book, cmd, &mut got);
+        apply_ref(&mut rf, cmd, &mut want);
+        prop_assert_eq!(&got, &want, "command {} {:?}", i, cmd);
+        if let Err(e) = book.check_invariants() {
+            prop_assert!(false, "invariant broken after command {}: {}", i, e);
+        }
+        prop_assert_eq!(
+            state_of_book(&book),
+            state_of_ref(&rf),
+            "state after command {}",
+            i
+        );
+        prop_assert_eq!(book.best_bid().map(|b| b.0), rf.best(Side::Buy));
+        prop_assert_eq!(book.best_ask().map(|a| a.0), rf.best(Side::Sell));
+        for side in [Side::Buy, Side::Sell] {
+            prop_assert_eq!(book.level_count(side), rf.prices(side).len());
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(1500)))]
 
     /// Same events and same resting state as the reference, invariants after every command.
     #[test]
     fn book_matches_reference(cmds in stream(120)) {
-        let mut book = OrderBook::new(INSTRUMENT, 4);
-        let mut rf = RefBook::default();
-        for (i, cmd) in cmds.iter().enumerate() {
-            let mut got = Vec::new();
-            let mut want = Vec::new();
-            apply_book(&mut book, cmd, &mut got);
-            apply_ref(&mut rf, cmd, &mut want);
-            prop_assert_eq!(&got, &want, "command {} {:?}", i, cmd);
-            if let Err(e) = book.check_invariants() {
-                prop_assert!(false, "invariant broken after command {}: {}", i, e);
-            }
-            prop_assert_eq!(state_of_book(&book), state_of_ref(&rf), "state after command {}", i);
-            prop_assert_eq!(book.best_bid().map(|b| b.0), rf.best(Side::Buy));
-            prop_assert_eq!(book.best_ask().map(|a| a.0), rf.best(Side::Sell));
-        }
+        check_against_reference(&cmds)?;
     }
+
 
     /// Quantity is conserved per order: what was accepted (adjusted by replaces)
     /// is traded, released, or still live.
@@ -867,5 +893,15 @@ proptest! {
         }
         prop_assert_eq!(hash(&book), hash(&restored));
         restored.check_invariants().map_err(TestCaseError::fail)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(1500) / 5))]
+
+    /// The same on a wide price range (hundreds of levels created and emptied).
+    #[test]
+    fn book_matches_reference_on_wide_books(cmds in stream_in(400, true)) {
+        check_against_reference(&cmds)?;
     }
 }

@@ -67,9 +67,19 @@ impl OrderBook {
     fn sweep<S: BookSink>(&mut self, how: Sweep, sink: &mut S) -> usize {
         let mut count = 0;
         for side in [Side::Buy, Side::Sell] {
-            let mut rank = 0;
-            while rank < self.ladder(side).len() {
-                let li = self.ladder(side).at_rank(rank);
+            // raw entries from the best down; removing a level only pops entries
+            // above the cursor or turns it into a placeholder, so indices below
+            // stay valid
+            let mut i = self.ladder(side).raw_len();
+            while i > 0 {
+                i -= 1;
+                if i >= self.ladder(side).raw_len() {
+                    continue;
+                }
+                let li = self.ladder(side).raw_at(i);
+                if self.ladder(side).level(li).head == NIL {
+                    continue;
+                }
                 let (price, before, mut s) = {
                     let lv = self.ladder(side).level(li);
                     (lv.price, lv.visible, lv.head)
@@ -95,8 +105,6 @@ impl OrderBook {
                 let (after, empty) = (lv.visible, lv.head == NIL);
                 if empty {
                     self.ladder_mut(side).remove_level(li);
-                } else {
-                    rank += 1;
                 }
                 if after != before {
                     self.emit_level(side, price, after, sink);

@@ -253,8 +253,8 @@ impl OrderBook {
         let need = tn.leaves;
         let mut got: Qty = 0;
         let mut spent: i128 = 0;
-        for rank in 0..opp.len() {
-            let lv = opp.level(opp.at_rank(rank));
+        for li in opp.iter() {
+            let lv = opp.level(li);
             let price = lv.price;
             if tn.order_type != OrderType::Market
                 && match tn.side {

@@ -378,8 +378,8 @@ impl OrderBook {
     /// The levels of `side` as (price, displayed qty), best first.
     pub fn levels(&self, side: Side) -> impl Iterator<Item = (Price, Qty)> + '_ {
         let l = self.ladder(side);
-        (0..l.len()).map(move |i| {
-            let lv = l.level(l.at_rank(i));
+        l.iter().map(move |li| {
+            let lv = l.level(li);
             (lv.price, lv.visible)
         })
     }
@@ -387,7 +387,8 @@ impl OrderBook {
     /// Resting orders of `side`, best level first, FIFO within a level.
     pub fn resting_orders(&self, side: Side) -> impl Iterator<Item = OrderView> + '_ {
         let l = self.ladder(side);
-        (0..l.len()).flat_map(move |i| self.level_slots(l.level(l.at_rank(i)).head))
+        l.iter()
+            .flat_map(move |li| self.level_slots(l.level(li).head))
     }
 
     fn level_slots(&self, head: u32) -> impl Iterator<Item = OrderView> + '_ {
@@ -473,8 +474,11 @@ impl OrderBook {
         for side in [Side::Buy, Side::Sell] {
             let l = self.ladder(side);
             let mut prev_price: Option<Price> = None;
-            for rank in 0..l.len() {
-                let lv = l.level(l.at_rank(rank));
+            if l.best().is_some_and(|li| l.level(li).head == NIL) {
+                return Err("best level is an empty placeholder");
+            }
+            for li in l.iter() {
+                let lv = l.level(li);
                 if let Some(p) = prev_price {
                     let ordered = match side {
                         Side::Buy => lv.price < p,
@@ -485,9 +489,6 @@ impl OrderBook {
                     }
                 }
                 prev_price = Some(lv.price);
-                if lv.head == NIL {
-                    return Err("empty level kept");
-                }
                 let (mut s, mut prev, mut sum) = (lv.head, NIL, 0);
                 while s != NIL {
                     let n = self.arena.get(s);

@@ -123,8 +123,8 @@ impl OrderBook {
         c.u64(self.ids.len() as u64);
         for side in [Side::Buy, Side::Sell] {
             let l = self.ladder(side);
-            for rank in 0..l.len() {
-                let mut s = l.level(l.at_rank(rank)).head;
+            for li in l.iter() {
+                let mut s = l.level(li).head;
                 while s != NIL {
                     let n = self.arena.get(s);
                     record(c, n);

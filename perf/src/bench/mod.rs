@@ -2,6 +2,8 @@
 //! struct (which must include `--json`) and a `run(args) -> Result<(), String>`,
 //! and is listed in [`FAMILIES`].
 
+pub mod book;
+pub mod book_flow;
 pub mod ring;
 
 use clap::Subcommand;
@@ -22,6 +24,8 @@ pub enum BenchCmd {
     /// Journal append latency and throughput per back-end and durability policy,
     /// against a plain write(2) loop.
     Journal(journal::JournalArgs),
+    /// The order book on generated flow (5 scenarios) vs orderbook-rs.
+    Book(book::BookArgs),
     /// Business-logic processor (decode + risk + book + reports) throughput and
     /// per-command latency, against the bare order book on the same flow.
     Logic(logic::LogicArgs),
@@ -45,6 +49,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "write(2) O_APPEND loop",
     ),
     (
+        "book",
+        "order book: commands/s and per-op latency, 5 scenarios",
+        "orderbook-rs 0.15.3",
+    ),
+    (
         "logic",
         "business logic: decode+risk+book+reports per command",
         "engine::book alone, same flow",
@@ -64,6 +73,7 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
         BenchCmd::Fix(args) => fix::run(args),
         BenchCmd::Ring(args) => ring::run(args),
         BenchCmd::Journal(a) => journal::run(a),
+        BenchCmd::Book(a) => book::run(a),
         BenchCmd::Logic(a) => logic::run(a),
     }
 }
