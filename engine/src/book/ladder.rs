@@ -207,6 +207,10 @@ impl Ladder {
                 };
                 let key = self.key(price);
                 self.sorted.insert(i, (key, li));
+                if self.sorted.len() * 4 > self.pcache.len() && self.pcache.len() < PCACHE_MAX {
+                    // grow; the new table refills on demand
+                    self.pcache = vec![NIL; self.pcache.len() * 4].into_boxed_slice();
+                }
                 let c = self.slot_of(price);
                 self.pcache[c] = li;
                 li
@@ -362,6 +366,13 @@ mod tests {
         }
         assert_eq!(l.len(), 50);
         assert_eq!(l.raw_len(), 200);
+        assert!(
+            l.pcache.len() > PCACHE_MIN,
+            "the price cache grew with the book"
+        );
+        for p in 150..200 {
+            assert_eq!(l.level(l.lookup(p).unwrap()).price, p);
+        }
         assert!(l.lookup(10).is_none());
         assert_eq!(l.iter().count(), 50);
         // the next insert compacts
