@@ -1,7 +1,10 @@
 //! Interoperability: the `hotfix` crate's FIX 4.4 initiator (an engine nobody on
 //! this team wrote) logs on to `ringex fix-echo`, sends a NewOrderSingle and gets
 //! it echoed back, sends an unsupported message and gets a BusinessMessageReject,
-//! then logs out.
+//! then logs out; and trades on a real node (`ringex run`): order, replace,
+//! cancel, each answered by an ExecutionReport.
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -50,8 +53,28 @@ fn start_echo() -> (Echo, u16) {
 
 #[derive(Clone, Debug)]
 enum Out {
-    Order { cl_ord_id: String },
-    Cancel { cl_ord_id: String },
+    Order {
+        cl_ord_id: String,
+    },
+    Cancel {
+        cl_ord_id: String,
+    },
+    /// A limit sell of `qty` BTC-USD at `px` (node test).
+    Sell {
+        cl_ord_id: String,
+        qty: f64,
+        px: f64,
+    },
+    Replace {
+        orig: String,
+        cl_ord_id: String,
+        qty: f64,
+        px: f64,
+    },
+    CancelOrder {
+        orig: String,
+        cl_ord_id: String,
+    },
 }
 
 impl OutboundMessage for Out {
@@ -79,12 +102,53 @@ impl OutboundMessage for Out {
                     hotfix::field_types::Timestamp::utc_now(),
                 );
             }
+            Out::Sell { cl_ord_id, qty, px } => {
+                msg.set(fix44::CL_ORD_ID, cl_ord_id.as_str());
+                msg.set(fix44::SYMBOL, "BTC-USD");
+                msg.set(fix44::SIDE, fix44::Side::Sell);
+                msg.set(fix44::ORDER_QTY, *qty);
+                msg.set(fix44::ORD_TYPE, fix44::OrdType::Limit);
+                msg.set(fix44::PRICE, *px);
+                msg.set(
+                    fix44::TRANSACT_TIME,
+                    hotfix::field_types::Timestamp::utc_now(),
+                );
+            }
+            Out::Replace {
+                orig,
+                cl_ord_id,
+                qty,
+                px,
+            } => {
+                msg.set(fix44::ORIG_CL_ORD_ID, orig.as_str());
+                msg.set(fix44::CL_ORD_ID, cl_ord_id.as_str());
+                msg.set(fix44::SYMBOL, "BTC-USD");
+                msg.set(fix44::SIDE, fix44::Side::Sell);
+                msg.set(fix44::ORDER_QTY, *qty);
+                msg.set(fix44::ORD_TYPE, fix44::OrdType::Limit);
+                msg.set(fix44::PRICE, *px);
+                msg.set(
+                    fix44::TRANSACT_TIME,
+                    hotfix::field_types::Timestamp::utc_now(),
+                );
+            }
+            Out::CancelOrder { orig, cl_ord_id } => {
+                msg.set(fix44::ORIG_CL_ORD_ID, orig.as_str());
+                msg.set(fix44::CL_ORD_ID, cl_ord_id.as_str());
+                msg.set(fix44::SYMBOL, "BTC-USD");
+                msg.set(fix44::SIDE, fix44::Side::Sell);
+                msg.set(
+                    fix44::TRANSACT_TIME,
+                    hotfix::field_types::Timestamp::utc_now(),
+                );
+            }
         }
     }
     fn message_type(&self) -> &str {
         match self {
-            Out::Order { .. } => "D",
-            Out::Cancel { .. } => "F",
+            Out::Order { .. } | Out::Sell { .. } => "D",
+            Out::Cancel { .. } | Out::CancelOrder { .. } => "F",
+            Out::Replace { .. } => "G",
         }
     }
 }
@@ -96,6 +160,8 @@ enum Event {
         msg_type: String,
         cl_ord_id: Option<String>,
         ref_msg_type: Option<String>,
+        exec_type: Option<String>,
+        text: Option<String>,
     },
 }
 
@@ -111,10 +177,16 @@ impl Application for App {
         let msg_type: &str = msg.header().get(fix44::MSG_TYPE).unwrap_or("?");
         let cl_ord_id: Option<&str> = msg.get(fix44::CL_ORD_ID).ok();
         let ref_msg_type: Option<&str> = msg.get(fix44::REF_MSG_TYPE).ok();
+        let exec_type: Option<&str> = msg
+            .get_raw(fix44::EXEC_TYPE)
+            .and_then(|v| std::str::from_utf8(v).ok());
+        let text: Option<&str> = msg.get(fix44::TEXT).ok();
         let _ = self.0.send(Event::Inbound {
             msg_type: msg_type.to_string(),
             cl_ord_id: cl_ord_id.map(str::to_string),
             ref_msg_type: ref_msg_type.map(str::to_string),
+            exec_type: exec_type.map(str::to_string),
+            text: text.map(str::to_string),
         });
         InboundDecision::Accept
     }
@@ -126,10 +198,14 @@ impl Application for App {
 }
 
 fn config(port: u16) -> SessionConfig {
+    config_for(port, "TW", "ISLD")
+}
+
+fn config_for(port: u16, sender: &str, target: &str) -> SessionConfig {
     SessionConfig {
         begin_string: "FIX.4.4".into(),
-        sender_comp_id: "TW".into(),
-        target_comp_id: "ISLD".into(),
+        sender_comp_id: sender.into(),
+        target_comp_id: target.into(),
         data_dictionary_path: None,
         connection_host: "127.0.0.1".into(),
         connection_port: port,
@@ -197,4 +273,86 @@ async fn hotfix_initiator_logs_on_and_gets_its_order_echoed() {
     }
 
     initiator.shutdown(false).await.expect("clean logout");
+}
+
+/// The next ExecutionReport for `cl_ord_id`: its ExecType(150).
+async fn exec_report(rx: &mut mpsc::UnboundedReceiver<Event>, cl: &str) -> String {
+    loop {
+        match next(rx).await {
+            Event::Inbound {
+                msg_type,
+                cl_ord_id,
+                exec_type,
+                text,
+                ..
+            } => {
+                assert_ne!(msg_type, "j", "business reject: {text:?}");
+                assert_ne!(msg_type, "9", "cancel reject: {text:?}");
+                if msg_type == "8" && cl_ord_id.as_deref() == Some(cl) {
+                    return exec_type.unwrap_or_default();
+                }
+            }
+            Event::Logon => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hotfix_initiator_orders_replaces_and_cancels_on_the_node() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // hotfix sends no Username/Password: MM1 without credentials for this test.
+    let cfg = common::write_config(
+        dir.path(),
+        &[
+            ("username = \"MM1\"\n", ""),
+            (
+                "password_hash = \"sha256:72696e6765782d6d6d31:e8a5812d34fe45ee6bab2e43f2819370afd3fba44b16bc14806cec2970d073a2\"\n",
+                "",
+            ),
+        ],
+    );
+    let node = common::NodeProc::start(&cfg, &dir.path().join("data"));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let initiator = Initiator::start(
+        config_for(node.addr.port(), "MM1", "RINGEX"),
+        App(tx),
+        InMemoryMessageStore::default(),
+    )
+    .await
+    .expect("initiator starts");
+    assert!(matches!(next(&mut rx).await, Event::Logon));
+
+    let sell = |cl: &str, qty, px| Out::Sell {
+        cl_ord_id: cl.into(),
+        qty,
+        px,
+    };
+    initiator
+        .send(sell("H1", 0.5, 30000.0))
+        .await
+        .expect("order sent");
+    assert_eq!(exec_report(&mut rx, "H1").await, "0", "new");
+
+    initiator
+        .send(Out::Replace {
+            orig: "H1".into(),
+            cl_ord_id: "H2".into(),
+            qty: 0.4,
+            px: 30001.0,
+        })
+        .await
+        .expect("replace sent");
+    assert_eq!(exec_report(&mut rx, "H2").await, "5", "replaced");
+
+    initiator
+        .send(Out::CancelOrder {
+            orig: "H2".into(),
+            cl_ord_id: "H3".into(),
+        })
+        .await
+        .expect("cancel sent");
+    assert_eq!(exec_report(&mut rx, "H3").await, "4", "cancelled");
+
+    initiator.shutdown(false).await.expect("clean logout");
+    drop(node);
 }

@@ -131,6 +131,12 @@ impl<T: Send + Sync + 'static, S: Sequencer> Pipeline<T, S> {
         minimum(&self.gating, i64::MAX)
     }
 
+    /// The highest sequence producers have published (contiguously); with
+    /// [`Pipeline::processed`] it gives the backlog.
+    pub fn published(&self) -> i64 {
+        self.ring.published_from(self.processed())
+    }
+
     fn stop(&mut self) -> (i64, Vec<Option<StageResult>>) {
         let last = self.ring.halt(self.processed());
         let results = self

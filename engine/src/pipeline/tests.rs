@@ -54,6 +54,8 @@ fn diamond_runs_named_threads_and_returns_handlers() {
     }
     h.join().unwrap();
     assert_eq!(p.stages().count(), 3);
+    assert_eq!(p.published(), 999);
+    assert!(p.processed() <= 999);
     assert!(p.stages().all(|s| !s.finished && s.cpu.is_none()));
     let mut halted = p.halt().unwrap();
     assert_eq!(halted.halt_sequence(), 999);

@@ -81,9 +81,20 @@ impl<T: Send + Sync, S: Sequencer> Ring<T, S> {
             return current;
         }
         let last = self.published_from(consumed);
-        self.halt_at.set(last);
-        self.waker.wake_all();
-        last
+        // Compare-exchange, not a store: a concurrent `abort` (a stage died) may
+        // have set a lower halt point meanwhile, and it must win.
+        match self.halt_at.atomic().compare_exchange(
+            NOT_HALTED,
+            last,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                self.waker.wake_all();
+                last
+            }
+            Err(current) => current,
+        }
     }
 
     /// Halts at once at `at` (or lower if already halted lower): used when a stage

@@ -846,14 +846,18 @@ impl<A: Application> Acceptor<A> {
                 };
                 send_reject(&mut out, sess, Some(seq), Some(b"A"), r);
                 logout_and_close(&mut out, sess, r.text, "logon refused: SendingTime");
-                app.on_logon(sid, &sess.cfg);
+                // Refused: the session never logged on, so it is released at once
+                // (no on_logon / on_session_down for the application).
+                out.conn.session = None;
+                sess.conn = None;
                 return false;
             }
         }
         if seq < expected {
             let text = format!("MsgSeqNum too low, expecting {expected} but received {seq}");
             logout_and_close(&mut out, sess, &text, "MsgSeqNum too low");
-            app.on_logon(sid, &sess.cfg);
+            out.conn.session = None;
+            sess.conn = None;
             return false;
         }
         send_admin(&mut out, sess, b"A", |e| {

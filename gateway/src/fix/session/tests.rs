@@ -354,6 +354,14 @@ fn logon_with_seq_too_low_is_logged_out_with_expected_number() {
         Some("MsgSeqNum too low, expecting 6 but received 2")
     );
     assert_eq!(t.a.disposition(c), Disposition::CloseAfterFlush);
+    // Refused: never logged on, the session is free for the next attempt.
+    assert!(!t.a.is_logged_on(0));
+    assert_eq!(t.a.app().logons, [0]);
+    t.a.on_disconnect(c, T0);
+    assert_eq!(t.a.app().downs.len(), 1);
+    let c = t.a.open(T0);
+    let r = t.feed(c, &logon(6, T0), T0);
+    assert_eq!(types(&r), ["A"]);
 }
 
 #[test]
@@ -1188,4 +1196,17 @@ fn logon_with_reset_flag_during_the_session_resets_both_sides() {
     let r = t.feed(c, &msg("D", 2, T0).order("after-reset"), T0);
     assert_eq!(types(&r), ["D"]);
     assert_eq!(r[0].seq(), 2);
+}
+
+#[test]
+fn logon_with_bad_sending_time_is_rejected_and_logged_out() {
+    let mut t = T::new();
+    let c = t.a.open(T0);
+    let r = t.feed(c, &logon(1, T0 - 300 * SEC), T0);
+    assert_eq!(types(&r), ["3", "5"]);
+    assert_eq!(r[0].get(373), Some("10"));
+    assert_eq!(r[0].get(372), Some("A"));
+    assert_eq!(t.a.disposition(c), Disposition::CloseAfterFlush);
+    assert!(!t.a.is_logged_on(0));
+    assert!(t.a.app().logons.is_empty());
 }

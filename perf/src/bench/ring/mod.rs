@@ -194,6 +194,49 @@ fn params(args: &Args) -> Result<Params, String> {
     })
 }
 
+/// Ping-pong is run in this many interleaved rounds per run (each implementation
+/// in turn, histograms merged), so that a noisy, shared machine spreads its noise
+/// over all three instead of landing on whichever ran during a burst.
+const PING_ROUNDS: usize = 10;
+
+/// One implementation's measurements of one scenario, summed over rounds.
+#[derive(Default)]
+struct Acc {
+    ops: u64,
+    secs: f64,
+    hist: Option<hdrhistogram::Histogram<u64>>,
+}
+
+impl Acc {
+    fn add(&mut self, m: &Measured, ops: u64) {
+        self.ops += ops;
+        self.secs += ops as f64 / m.ops_per_sec;
+        if let Some(h) = &m.hist {
+            match &mut self.hist {
+                Some(mine) => {
+                    // Same bounds (both from `latency_histogram`): cannot fail.
+                    let _ = mine.add(h);
+                }
+                None => self.hist = Some(h.clone()),
+            }
+        }
+    }
+}
+
+/// Runs one scenario once on one implementation and verifies its checksums.
+fn measure(imp: Impl, s: Scenario, p: &Params) -> Result<Measured, String> {
+    let m = imp.run(s, p)?;
+    let want = s.expected(p);
+    if m.results == want {
+        Ok(m)
+    } else {
+        Err(format!(
+            "checksum mismatch: got {:?}, want {:?}",
+            m.results, want
+        ))
+    }
+}
+
 /// Runs the ring benchmark family.
 pub fn run(args: Args) -> Result<(), String> {
     let p = params(&args)?;
@@ -204,41 +247,59 @@ pub fn run(args: Args) -> Result<(), String> {
     let mut failures = Vec::new();
     for run in 0..args.runs {
         for &s in &scenarios {
-            for imp in IMPLS {
-                let label = imp.label(p.wait);
-                let measured = imp.run(s, &p).and_then(|m| {
-                    let want = s.expected(&p);
-                    if m.results == want {
-                        Ok(m)
-                    } else {
-                        Err(format!(
-                            "checksum mismatch: got {:?}, want {:?}",
-                            m.results, want
-                        ))
+            let (rounds, per_round) = if s == Scenario::PingPong {
+                let r = PING_ROUNDS.min(p.pings as usize).max(1);
+                (
+                    r,
+                    Params {
+                        pings: p.pings / r as u64,
+                        ..p.clone()
+                    },
+                )
+            } else {
+                (1, p.clone())
+            };
+            let mut acc: Vec<Result<Acc, String>> =
+                IMPLS.iter().map(|_| Ok(Acc::default())).collect();
+            for round in 0..rounds {
+                // Rotate who goes first so no implementation always meets the
+                // machine in the same state.
+                for i in 0..IMPLS.len() {
+                    let slot = (i + run + round) % IMPLS.len();
+                    let Ok(a) = &mut acc[slot] else { continue };
+                    match measure(IMPLS[slot], s, &per_round) {
+                        Ok(m) => a.add(
+                            &m,
+                            if s == Scenario::PingPong {
+                                per_round.pings
+                            } else {
+                                per_round.events
+                            },
+                        ),
+                        Err(e) => acc[slot] = Err(e),
                     }
-                });
-                let m = match measured {
-                    Ok(m) => m,
+                }
+            }
+            for (imp, a) in IMPLS.iter().zip(acc) {
+                let label = imp.label(p.wait);
+                let a = match a {
+                    Ok(a) => a,
                     Err(e) => {
                         eprintln!("ring {} {label}: {e}", s.name());
                         failures.push(format!("{} {label}", s.name()));
                         continue;
                     }
                 };
-                let r = match &m.hist {
-                    Some(h) => BenchResult::from_histogram(
-                        "ring",
-                        s.name(),
-                        &label,
-                        Some(m.ops_per_sec),
-                        h,
-                    ),
-                    None => BenchResult::throughput("ring", s.name(), &label, m.ops_per_sec),
+                let ops = a.ops as f64 / a.secs;
+                let r = match &a.hist {
+                    Some(h) => BenchResult::from_histogram("ring", s.name(), &label, Some(ops), h),
+                    None => BenchResult::throughput("ring", s.name(), &label, ops),
                 };
                 rep.report(r.with_params(serde_json::json!({
                     "run": run + 1,
                     "runs": args.runs,
-                    "events": if s == Scenario::PingPong { p.pings } else { p.events },
+                    "events": a.ops,
+                    "rounds": rounds,
                     "ring_size": p.ring_size,
                     "wait": p.wait.name(),
                     "pin": args.pin,
