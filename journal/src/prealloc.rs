@@ -273,6 +273,17 @@ pub(crate) fn ready_file(
     if cfg.prefault {
         let page = 4096usize;
         let start = (from as usize) & !(page - 1);
+        // One madvise(MADV_POPULATE_WRITE) write-faults the whole range in the
+        // kernel; touching each page from user space is the fallback (older kernels).
+        if m.advise_range(
+            memmap2::Advice::PopulateWrite,
+            start,
+            capacity as usize - start,
+        )
+        .is_ok()
+        {
+            return Ok(Some(m));
+        }
         let base = m.as_mut_ptr();
         let mut i = start;
         while i < capacity as usize {

@@ -139,10 +139,92 @@ pub const INBOUND_MSG_TYPES: &[&str] = &[
 
 /// The definition of `tag`, if FIX 4.4 defines it.
 pub fn field(tag: u32) -> Option<&'static FieldDef> {
-    fix44::FIELDS
-        .binary_search_by_key(&tag, |f| f.tag)
-        .ok()
-        .map(|i| &fix44::FIELDS[i])
+    let i = *index().fields.get(tag as usize)?;
+    (i != 0).then(|| &fix44::FIELDS[usize::from(i) - 1])
+}
+
+/// Every FIX 4.4 tag is below this; lookup tables are indexed by tag.
+const TAG_SPACE: usize = 1024;
+
+/// A layout with O(1) member lookup by tag and its required tags.
+struct LayoutIndex {
+    members: &'static [Member],
+    /// Position + 1 of each tag's member (0 = not a member).
+    pos: Box<[u16]>,
+    /// Required top-level tags, in layout order.
+    required: Box<[u32]>,
+}
+
+impl LayoutIndex {
+    fn new(members: &'static [Member]) -> LayoutIndex {
+        let mut pos = vec![0u16; TAG_SPACE].into_boxed_slice();
+        for (i, m) in members.iter().enumerate() {
+            if let Some(slot) = pos.get_mut(m.tag() as usize) {
+                *slot = (i + 1) as u16;
+            }
+        }
+        let required = members
+            .iter()
+            .filter(|m| m.required())
+            .map(Member::tag)
+            .collect();
+        LayoutIndex {
+            members,
+            pos,
+            required,
+        }
+    }
+
+    #[inline]
+    fn find(&self, tag: u32) -> Option<&'static Member> {
+        let p = *self.pos.get(tag as usize)?;
+        let members: &'static [Member] = self.members;
+        (p != 0).then(|| &members[usize::from(p) - 1])
+    }
+
+    fn check_required(&self, seen: &TagSet) -> Result<(), SessionReject> {
+        match self.required.iter().find(|t| !seen.contains(**t)) {
+            Some(t) => Err(reject(R::RequiredTagMissing, *t)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Lookup tables built once, on first use, from the generated dictionary.
+struct Index {
+    /// FIELDS position + 1 of each tag (0 = not a FIX 4.4 field).
+    fields: Box<[u16]>,
+    header: LayoutIndex,
+    trailer: LayoutIndex,
+    /// One per entry of MESSAGES, same order.
+    bodies: Box<[LayoutIndex]>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut fields = vec![0u16; TAG_SPACE].into_boxed_slice();
+        for (i, f) in fix44::FIELDS.iter().enumerate() {
+            if let Some(slot) = fields.get_mut(f.tag as usize) {
+                *slot = (i + 1) as u16;
+            }
+        }
+        Index {
+            fields,
+            header: LayoutIndex::new(fix44::HEADER),
+            trailer: LayoutIndex::new(fix44::TRAILER),
+            bodies: fix44::MESSAGES
+                .iter()
+                .map(|m| LayoutIndex::new(m.body))
+                .collect(),
+        }
+    })
+}
+
+fn message_index(msg_type: &[u8]) -> Option<usize> {
+    fix44::MESSAGES
+        .iter()
+        .position(|m| m.msg_type.as_bytes() == msg_type)
 }
 
 /// The layout of `msg_type`, for the types listed in this module's docs.
@@ -182,12 +264,12 @@ fn find_member(members: &'static [Member], tag: u32) -> Option<(usize, &'static 
 
 /// True if `tag` belongs to the standard header.
 pub fn is_header_tag(tag: u32) -> bool {
-    find_member(fix44::HEADER, tag).is_some()
+    index().header.find(tag).is_some()
 }
 
 /// True if `tag` belongs to the standard trailer.
 pub fn is_trailer_tag(tag: u32) -> bool {
-    find_member(fix44::TRAILER, tag).is_some()
+    index().trailer.find(tag).is_some()
 }
 
 /// A set of tags below 1024 (every FIX 4.4 tag is), without allocation.
@@ -321,7 +403,7 @@ pub fn validate(msg: &Message<'_>) -> Result<(), SessionReject> {
             None,
             "Invalid MsgType",
         )),
-        MsgTypeStatus::Supported => validate_with(msg, message(mt).map(|d| d.body)),
+        MsgTypeStatus::Supported => validate_with(msg, message_index(mt)),
         MsgTypeStatus::Unsupported => validate_with(msg, None),
     }
 }
@@ -331,10 +413,12 @@ pub fn validate(msg: &Message<'_>) -> Result<(), SessionReject> {
 /// OrderMassCancelReport included): the check our own outbound messages pass
 /// in tests. Types without a layout get the header/trailer checks only.
 pub fn validate_structure(msg: &Message<'_>) -> Result<(), SessionReject> {
-    validate_with(msg, message(msg.msg_type()).map(|d| d.body))
+    validate_with(msg, message_index(msg.msg_type()))
 }
 
-fn validate_with(msg: &Message<'_>, body: Option<&'static [Member]>) -> Result<(), SessionReject> {
+fn validate_with(msg: &Message<'_>, body: Option<usize>) -> Result<(), SessionReject> {
+    let idx = index();
+    let body = body.and_then(|b| idx.bodies.get(b));
     let fields = msg.all();
     let n = fields.len();
     let mut seen = TagSet::default();
@@ -348,12 +432,12 @@ fn validate_with(msg: &Message<'_>, body: Option<&'static [Member]>) -> Result<(
         let Some(def) = field(tag) else {
             return Err(reject(R::InvalidTagNumber, tag));
         };
-        let member = if let Some((_, m)) = find_member(fix44::HEADER, tag) {
+        let member = if let Some(m) = idx.header.find(tag) {
             if phase != 0 {
                 return Err(reject(R::TagOutOfOrder, tag));
             }
             Some(m)
-        } else if let Some((_, m)) = find_member(fix44::TRAILER, tag) {
+        } else if let Some(m) = idx.trailer.find(tag) {
             phase = 2;
             Some(m)
         } else {
@@ -362,8 +446,8 @@ fn validate_with(msg: &Message<'_>, body: Option<&'static [Member]>) -> Result<(
             }
             phase = 1;
             match body {
-                Some(layout) => match find_member(layout, tag) {
-                    Some((_, m)) => Some(m),
+                Some(layout) => match layout.find(tag) {
+                    Some(m) => Some(m),
                     None => return Err(reject(R::TagNotDefinedForMsgType, tag)),
                 },
                 // Unhandled type: any FIX 4.4 field, no layout to check against.
@@ -381,13 +465,14 @@ fn validate_with(msg: &Message<'_>, body: Option<&'static [Member]>) -> Result<(
             i = check_group(&fields, i, tag, declared, members)?;
         }
     }
-    check_required(fix44::HEADER, &seen)?;
+    idx.header.check_required(&seen)?;
     if let Some(layout) = body {
-        check_required(layout, &seen)?;
+        layout.check_required(&seen)?;
     }
     Ok(())
 }
 
+/// Required members of a group entry, checked linearly (entries are small).
 fn check_required(layout: &[Member], seen: &TagSet) -> Result<(), SessionReject> {
     for m in layout {
         if m.required() && !seen.contains(m.tag()) {
