@@ -180,8 +180,10 @@ pub struct SocketConfig {
     pub recv_buffer: Option<usize>,
 }
 
-/// Opens a non-blocking UDP socket bound to `cfg.bind` with the buffer sizes set.
-pub(crate) fn open_socket(cfg: &SocketConfig) -> Result<std::net::UdpSocket, Error> {
+/// Opens a non-blocking UDP socket bound to `cfg.bind` with the buffer sizes set:
+/// the setup both sides use, public so benchmarks can compare against raw UDP on
+/// identically configured sockets.
+pub fn open_socket(cfg: &SocketConfig) -> Result<std::net::UdpSocket, Error> {
     use socket2::{Domain, Protocol, Socket, Type};
     let domain = Domain::for_address(cfg.bind);
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))

@@ -11,6 +11,7 @@ use clap::Subcommand;
 pub mod fix;
 pub mod journal;
 pub mod logic;
+pub mod replication;
 
 /// `perf bench <family>`.
 #[derive(Subcommand, Debug)]
@@ -29,6 +30,9 @@ pub enum BenchCmd {
     /// Business-logic processor (decode + risk + book + reports) throughput and
     /// per-command latency, against the bare order book on the same flow.
     Logic(logic::LogicArgs),
+    /// Replication round trip (send -> ack) and throughput over loopback UDP,
+    /// against a raw UDP ping-pong with the same sockets and datagrams.
+    Replication(replication::ReplicationArgs),
 }
 
 /// (family, what it measures, the peer in the same run).
@@ -58,6 +62,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "business logic: decode+risk+book+reports per command",
         "engine::book alone, same flow",
     ),
+    (
+        "replication",
+        "replication send->ack RTT + records/s, 64/128/512 B x batch 1/16/256",
+        "raw UDP ping-pong, same sockets",
+    ),
 ];
 
 /// Runs the chosen benchmark family.
@@ -75,5 +84,6 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
         BenchCmd::Journal(a) => journal::run(a),
         BenchCmd::Book(a) => book::run(a),
         BenchCmd::Logic(a) => logic::run(a),
+        BenchCmd::Replication(a) => replication::run(a),
     }
 }
