@@ -167,11 +167,24 @@ pub fn dump(
 pub fn format_record(seq: u64, payload: &[u8], line: &mut String) {
     match engine::msg::decode(payload) {
         Ok((h, m)) => {
-            let _ = writeln!(
+            let _ = write!(
                 line,
                 "{seq} session={} ts={} {m:?}",
                 h.session, h.timestamp_ns
             );
+            if let engine::msg::Message::AddInstrument(a) = &m {
+                let end = a
+                    .symbol
+                    .iter()
+                    .position(|&b| b == 0)
+                    .unwrap_or(a.symbol.len());
+                let _ = write!(
+                    line,
+                    " symbol={:?}",
+                    String::from_utf8_lossy(&a.symbol[..end])
+                );
+            }
+            line.push('\n');
         }
         Err(e) => {
             let head: String = payload

@@ -77,6 +77,7 @@ fn run_node(cfg: &Config, dirs: &DataDir, stop: &AtomicBool) -> Result<(), Strin
             cfg.resolve().deposits.len()
         ));
     }
+    let dropped = fix.dropped.clone();
     let gw = match fix.start(&node) {
         Ok(g) => g,
         Err(e) => {
@@ -101,6 +102,12 @@ fn run_node(cfg: &Config, dirs: &DataDir, stop: &AtomicBool) -> Result<(), Strin
     log("shutdown: signal received, stopping the FIX gateway and draining the rings");
     gw.stop();
     let s = node.shutdown()?;
+    let dropped = dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        log(&format!(
+            "warning: {dropped} execution reports could not be handed to their session (gateway stopped or session stuck)"
+        ));
+    }
     if s.refused > 0 || s.faults > 0 {
         log(&format!(
             "warning: {} undecodable inputs refused, {} internal logic faults",

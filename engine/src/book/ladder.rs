@@ -37,15 +37,18 @@ pub(crate) struct Ladder {
     free: Vec<u32>,
     /// Empty placeholder levels in `sorted`.
     empties: usize,
-    /// Direct-mapped price → level slot cache (`price & PCACHE_MASK`), checked
+    /// Direct-mapped price → level slot cache (`price & (len - 1)`), checked
     /// against the level's price and `listed` flag, so a stale entry is a miss,
     /// never a wrong answer. Turns the binary search of a deep book (a chain of
     /// dependent cache misses) into one lookup for any recently used price.
+    /// Its size grows with the number of levels (4 entries per level, from
+    /// `PCACHE_MIN` to `PCACHE_MAX`), so a thin book costs ~1 KB and only deep
+    /// books pay for a large table.
     pcache: Box<[u32]>,
 }
 
-const PCACHE_BITS: u32 = 14;
-const PCACHE_MASK: usize = (1 << PCACHE_BITS) - 1;
+const PCACHE_MIN: usize = 1 << 8;
+const PCACHE_MAX: usize = 1 << 16;
 
 /// How many entries next to the touch are scanned linearly before falling back
 /// to binary search (most traffic lands within a few levels of the touch).
@@ -59,7 +62,7 @@ impl Ladder {
             levels: Vec::with_capacity(cap),
             free: Vec::with_capacity(cap),
             empties: 0,
-            pcache: vec![NIL; 1 << PCACHE_BITS].into_boxed_slice(),
+            pcache: vec![NIL; PCACHE_MIN].into_boxed_slice(),
         }
     }
 
@@ -134,10 +137,16 @@ impl Ladder {
             .filter(|&li| self.levels[li as usize].head != NIL)
     }
 
+    /// Cache entry index of `price`.
+    #[inline]
+    fn slot_of(&self, price: Price) -> usize {
+        price as u64 as usize & (self.pcache.len() - 1)
+    }
+
     /// The listed level at `price` if the cache knows it.
     #[inline]
     fn cached(&self, price: Price) -> Option<u32> {
-        let li = self.pcache[price as u64 as usize & PCACHE_MASK];
+        let li = self.pcache[self.slot_of(price)];
         if li == NIL {
             return None;
         }
@@ -174,7 +183,8 @@ impl Ladder {
                 if self.levels[li as usize].head == NIL {
                     self.empties -= 1;
                 }
-                self.pcache[price as u64 as usize & PCACHE_MASK] = li;
+                let c = self.slot_of(price);
+                self.pcache[c] = li;
                 li
             }
             Err(i) => {
@@ -197,7 +207,12 @@ impl Ladder {
                 };
                 let key = self.key(price);
                 self.sorted.insert(i, (key, li));
-                self.pcache[price as u64 as usize & PCACHE_MASK] = li;
+                if self.sorted.len() * 4 > self.pcache.len() && self.pcache.len() < PCACHE_MAX {
+                    // grow; the new table refills on demand
+                    self.pcache = vec![NIL; self.pcache.len() * 4].into_boxed_slice();
+                }
+                let c = self.slot_of(price);
+                self.pcache[c] = li;
                 li
             }
         }
@@ -351,6 +366,13 @@ mod tests {
         }
         assert_eq!(l.len(), 50);
         assert_eq!(l.raw_len(), 200);
+        assert!(
+            l.pcache.len() > PCACHE_MIN,
+            "the price cache grew with the book"
+        );
+        for p in 150..200 {
+            assert_eq!(l.level(l.lookup(p).unwrap()).price, p);
+        }
         assert!(l.lookup(10).is_none());
         assert_eq!(l.iter().count(), 50);
         // the next insert compacts
@@ -382,7 +404,7 @@ mod tests {
     fn price_cache_collisions_and_reused_slots_are_misses() {
         let mut arena = Arena::with_capacity(4);
         let mut l = Ladder::new(Side::Buy, 4);
-        let stride = 1i64 << PCACHE_BITS;
+        let stride = PCACHE_MIN as i64;
         let mut put = |l: &mut Ladder, p: Price| {
             let li = l.get_or_insert(p);
             let mut n = crate::book::arena::Node::EMPTY;

@@ -31,11 +31,19 @@ pub struct BookArgs {
     #[arg(long)]
     pub json: bool,
     /// Measured commands per scenario.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 500_000)]
     pub commands: usize,
-    /// Timed throughput runs per scenario and implementation (median reported).
+    /// Timed throughput runs per scenario for ringex (median reported).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Timed throughput runs per scenario for the peer (it is ~50x slower; median reported).
+    #[arg(long, default_value_t = 1)]
+    pub peer_runs: usize,
+    /// The peer replays only this prefix of each measured stream (same prefill),
+    /// so that the default run stays under ~2 minutes (it does ~10k commands/s
+    /// on the deep book). Its rate is per command over that prefix.
+    #[arg(long, default_value_t = 100_000)]
+    pub peer_commands: usize,
     /// Run only this scenario (normal, volatile, flash-crash, deep-book, cancel-storm).
     #[arg(long)]
     pub scenario: Option<String>,
@@ -288,8 +296,8 @@ struct Outcome {
     bbo: (Option<i64>, Option<i64>),
 }
 
-fn measure<D: Driver>(flow: &Flow, args: &BookArgs, rep: &mut Reporter) -> Outcome {
-    let mut r = throughput::<D>(flow, args.runs);
+fn measure<D: Driver>(flow: &Flow, runs: usize, rep: &mut Reporter) -> Outcome {
+    let mut r = throughput::<D>(flow, runs);
     let runs = r.wall.clone();
     let rate = median(&mut r.wall).unwrap_or(0.0);
     let cpu_rate = median(&mut r.cpu).unwrap_or(0.0);
@@ -347,21 +355,33 @@ pub fn run(args: BookArgs) -> Result<(), String> {
     let mut rep = Reporter::new(args.json);
     let overhead = timer_overhead_ns();
     rep.note(&format!(
-        "book: {} measured commands per scenario after an untimed prefill; throughput = median of {} runs; \
-         latency percentiles include ~{overhead} ns of timer overhead per sample",
-        args.commands, args.runs
+        "book: {} measured commands per scenario after an untimed prefill (orderbook-rs: the first {}); \
+         throughput = median of {} runs ({} for the peer); latency percentiles include ~{overhead} ns of \
+         timer overhead per sample",
+        args.commands,
+        args.peer_commands.min(args.commands),
+        args.runs,
+        args.peer_runs
     ));
     let mut worst: Option<(&str, f64, f64)> = None;
     let mut worst_peer: Option<(&str, f64, f64)> = None;
     for name in names {
         let flow = generate(name, args.commands, args.seed)
             .ok_or_else(|| format!("no scenario {name}"))?;
-        let ours = measure::<Ours>(&flow, &args, &mut rep);
+        let ours = measure::<Ours>(&flow, args.runs, &mut rep);
         if worst.is_none_or(|w| ours.rate < w.1) {
             worst = Some((flow.name, ours.rate, ours.cpu_rate));
         }
         if !args.no_peer {
-            let peer = measure::<Peer>(&flow, &args, &mut rep);
+            let n = args.peer_commands.clamp(1, flow.cmds.len());
+            let prefix = Flow {
+                name: flow.name,
+                prefill: flow.prefill.clone(),
+                cmds: flow.cmds[..n].to_vec(),
+            };
+            let peer = measure::<Peer>(&prefix, args.peer_runs, &mut rep);
+            // the final book can only be compared when both replayed everything
+            let same_stream = n == flow.cmds.len();
             if worst_peer.is_none_or(|w| peer.rate < w.1) {
                 worst_peer = Some((flow.name, peer.rate, peer.cpu_rate));
             }
@@ -369,7 +389,9 @@ pub fn run(args: BookArgs) -> Result<(), String> {
                 "  {name}: ringex / orderbook-rs = {:.1}x wall, {:.1}x CPU time{}",
                 ours.rate / peer.rate,
                 ours.cpu_rate / peer.cpu_rate,
-                if ours.bbo == peer.bbo {
+                if !same_stream {
+                    format!(" (orderbook-rs on the first {n} commands)")
+                } else if ours.bbo == peer.bbo {
                     String::new()
                 } else {
                     format!(
