@@ -238,6 +238,10 @@ impl Replicator {
         if !self.live.fits(rec.len()) {
             self.flush();
         }
+        if self.acked_next == self.head && !self.degraded {
+            // Outstanding from now on: the no-progress clock starts here.
+            self.last_progress = Instant::now();
+        }
         self.window.push(rec);
         self.live.push(seq, rec);
         self.head += 1;
