@@ -472,3 +472,42 @@ impl Replicator {
         self.last_sent = Instant::now();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoSource;
+
+    fn loopback() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0))
+    }
+
+    #[test]
+    fn rejects_bad_config_and_misuse() {
+        let mut cfg = PrimaryConfig::new(loopback(), loopback(), 1);
+        cfg.max_datagram = 10;
+        assert!(matches!(
+            Replicator::new(cfg.clone(), Box::new(NoSource)),
+            Err(Error::Config(_))
+        ));
+        cfg.max_datagram = 100;
+        let mut p = match Replicator::new(cfg, Box::new(NoSource)) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(matches!(
+            p.send(1, b"x"),
+            Err(Error::OutOfSequence {
+                expected: 0,
+                got: 1
+            })
+        ));
+        assert!(matches!(
+            p.send(0, &[0u8; 67]),
+            Err(Error::RecordTooLarge { len: 67, max: 66 })
+        ));
+        assert!(p.send(0, &[0u8; 66]).is_ok());
+        assert_eq!(p.head(), 1);
+        assert_eq!(p.acked_sequence().load(Ordering::Relaxed), -1);
+    }
+}

@@ -28,7 +28,7 @@ pub struct ReplicationArgs {
     #[arg(long)]
     pub json: bool,
     /// Timed round trips per (size, batch, implementation).
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = 20_000)]
     pub iters: u64,
     /// Untimed round trips before measuring.
     #[arg(long, default_value_t = 500)]
