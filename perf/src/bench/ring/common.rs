@@ -65,6 +65,32 @@ impl Params {
             core_affinity::set_for_current(core_affinity::CoreId { id });
         }
     }
+
+    /// Lets the calling thread run on every CPU of `cpus` again, when pinning.
+    ///
+    /// The main thread is pinned only for its timed loop: pipeline builders (ours
+    /// and the `disruptor` crate's) check pin targets against the *calling*
+    /// thread's CPU mask, and threads spawned by a pinned thread inherit its mask.
+    pub fn unpin_current(&self) {
+        if self.cpus.is_empty() {
+            return;
+        }
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `cpu_set_t` is plain data, valid when zeroed; CPU_SET gets
+        // indices below CPU_SETSIZE; sched_setaffinity(0, ..) acts on the calling
+        // thread with a set of exactly `size` bytes.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &cpu in self
+                .cpus
+                .iter()
+                .filter(|&&c| c < libc::CPU_SETSIZE as usize)
+            {
+                libc::CPU_SET(cpu, &mut set);
+            }
+            libc::sched_setaffinity(0, size, &set);
+        }
+    }
 }
 
 /// Result of one scenario run by one implementation.

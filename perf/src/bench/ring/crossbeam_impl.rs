@@ -112,6 +112,7 @@ fn one_to_one(p: &Params) -> Result<Measured, String> {
     let (latch, o) = (Latch::new(1), out());
     let (tx, rx) = bounded(p.ring_size);
     let w = consumer(p, 1, 0, value, n, vec![rx], None, o.clone(), latch.clone());
+    p.pin_current(0);
     let t = Instant::now();
     for i in 0..n {
         send(&tx, i, p.wait)?;
@@ -156,6 +157,7 @@ fn three_to_one(p: &Params) -> Result<Measured, String> {
     }
     drop(tx);
     go.wait();
+    p.pin_current(0);
     let t = Instant::now();
     latch.wait(RUN_LIMIT)?;
     let elapsed = t.elapsed();
@@ -277,6 +279,7 @@ fn one_to_three(p: &Params, shape: Shape) -> Result<Measured, String> {
             (inputs, w)
         }
     };
+    p.pin_current(0);
     let t = Instant::now();
     for i in 0..n {
         for tx in &inputs {

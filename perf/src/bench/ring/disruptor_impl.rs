@@ -96,6 +96,7 @@ fn one_to_one<W: DisruptorWait + 'static>(
     let mut prod = pin(b, p.cpu(1))
         .handle_events_with(sink(0, value, n as i64 - 1, o.clone(), latch.clone()))
         .build();
+    p.pin_current(0);
     let t = Instant::now();
     if batch == 1 {
         for i in 0..n {
@@ -146,6 +147,7 @@ fn three_to_one<W: DisruptorWait + 'static>(p: &Params, w: W) -> Result<Measured
         })
         .collect();
     go.wait();
+    p.pin_current(0);
     let t = Instant::now();
     latch.wait(RUN_LIMIT)?;
     let elapsed = t.elapsed();
@@ -187,6 +189,7 @@ fn one_to_three<W: DisruptorWait + 'static>(
             let mut prod = pin(b, p.cpu(3))
                 .handle_events_with(sk(2, pipeline_step))
                 .build();
+            p.pin_current(0);
             t = Instant::now();
             for i in 0..n {
                 prod.publish(|ev| ev.v = i);
@@ -201,6 +204,7 @@ fn one_to_three<W: DisruptorWait + 'static>(
             let mut prod = pin(b, p.cpu(3))
                 .handle_events_with(sk(2, diamond_step))
                 .build();
+            p.pin_current(0);
             t = Instant::now();
             for i in 0..n {
                 prod.publish(|ev| ev.v = i);
@@ -211,6 +215,7 @@ fn one_to_three<W: DisruptorWait + 'static>(
             let b = pin(b, p.cpu(1)).handle_events_with(sk(0, value));
             let b = pin(b, p.cpu(2)).handle_events_with(sk(1, value));
             let mut prod = pin(b, p.cpu(3)).handle_events_with(sk(2, value)).build();
+            p.pin_current(0);
             t = Instant::now();
             for i in 0..n {
                 prod.publish(|ev| ev.v = i);

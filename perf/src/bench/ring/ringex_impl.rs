@@ -51,6 +51,7 @@ fn one_to_one(p: &Params, batch: usize) -> Result<Measured, String> {
     )
     .map_err(e)?;
     let (pipeline, mut prod) = b.start().map_err(e)?;
+    p.pin_current(0);
     let t = Instant::now();
     if batch == 1 {
         for i in 0..n {
@@ -105,6 +106,7 @@ fn three_to_one(p: &Params) -> Result<Measured, String> {
         .collect();
     drop(prod);
     go.wait();
+    p.pin_current(0);
     let t = Instant::now();
     latch.wait(RUN_LIMIT)?;
     let elapsed = t.elapsed();
@@ -169,6 +171,7 @@ fn one_to_three(p: &Params, shape: Shape) -> Result<Measured, String> {
         }
     }
     let (pipeline, mut prod) = b.start().map_err(e)?;
+    p.pin_current(0);
     let t = Instant::now();
     for i in 0..n {
         prod.publish_with(|ev| ev.v = i).map_err(e)?;
