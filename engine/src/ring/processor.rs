@@ -224,25 +224,31 @@ impl<T: Send + Sync, S: Sequencer, D: Dispatch<T>> BatchEventProcessor<T, S, D> 
         self.handler.start();
         let mut next = self.sequence.get_relaxed() + 1;
         let mut round = 0u32;
-        loop {
+        'run: loop {
             let limit = next + self.max_batch - 1;
             let mut available = self.barrier.available(next, limit);
-            // A read-mostly line: one load per batch or idle step.
-            let halt_at = ring.halt_at.get();
-            if available > halt_at {
-                available = halt_at;
-            }
-            if available < next {
-                if next > halt_at {
-                    break;
+            // Idle: re-check only the barrier (and the halt word, a read-mostly
+            // line) until something arrives, so the hot path stays one load.
+            while available < next {
+                if next > ring.halt_at.get() {
+                    break 'run;
                 }
                 let barrier = &self.barrier;
                 self.wait.idle(&mut round, &ring.waker, || {
                     barrier.available(next, next) >= next || ring.halt_at.get() != NOT_HALTED
                 });
-                continue;
+                available = self.barrier.available(next, limit);
             }
             round = 0;
+            // Never hand out events past a halt sequence (a halt drains exactly
+            // what was published before it).
+            let halt_at = ring.halt_at.get();
+            if available > halt_at {
+                if next > halt_at {
+                    break;
+                }
+                available = halt_at;
+            }
             self.handler.batch_start((available - next + 1) as usize);
             for s in next..=available {
                 // SAFETY: the barrier reported `s` available (Acquire), so its
