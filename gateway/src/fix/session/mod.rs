@@ -1446,51 +1446,33 @@ fn sequence_reset(
     gap_fill: bool,
 ) {
     let expected = sess.store.next_target_seq();
-    let new = match msg.get_u64(tags::NEW_SEQ_NO) {
-        Ok(Some(n)) => n,
-        Ok(None) => {
+    let lowest_allowed = if gap_fill { seq + 1 } else { expected };
+    let checked = match msg.get_u64(tags::NEW_SEQ_NO) {
+        Ok(Some(n)) if n >= lowest_allowed => Ok(n),
+        Ok(Some(_)) => Err(reject(
+            SessionRejectReason::ValueIncorrect,
+            Some(tags::NEW_SEQ_NO),
+            "Attempt to lower sequence number, invalid value NewSeqNo(36)",
+        )),
+        Ok(None) => Err(reject(
+            SessionRejectReason::RequiredTagMissing,
+            Some(tags::NEW_SEQ_NO),
+            "Required tag missing",
+        )),
+        Err(e) => Err(e.to_reject()),
+    };
+    let new = match checked {
+        Ok(n) => n,
+        Err(r) => {
+            // A refused GapFill still uses up its own sequence number; a
+            // refused Reset does not.
             if gap_fill {
                 sess.store.set_next_target_seq(expected + 1);
             }
-            send_reject(
-                out,
-                sess,
-                Some(seq),
-                Some(t),
-                reject(
-                    SessionRejectReason::RequiredTagMissing,
-                    Some(tags::NEW_SEQ_NO),
-                    "Required tag missing",
-                ),
-            );
-            return;
-        }
-        Err(e) => {
-            if gap_fill {
-                sess.store.set_next_target_seq(expected + 1);
-            }
-            send_reject(out, sess, Some(seq), Some(t), e.to_reject());
+            send_reject(out, sess, Some(seq), Some(t), r);
             return;
         }
     };
-    let lowest_allowed = if gap_fill { seq + 1 } else { expected };
-    if new < lowest_allowed {
-        if gap_fill {
-            sess.store.set_next_target_seq(expected + 1);
-        }
-        send_reject(
-            out,
-            sess,
-            Some(seq),
-            Some(t),
-            reject(
-                SessionRejectReason::ValueIncorrect,
-                Some(tags::NEW_SEQ_NO),
-                "Attempt to lower sequence number, invalid value NewSeqNo(36)",
-            ),
-        );
-        return;
-    }
     sess.store.set_next_target_seq(new.max(expected));
     if let Some(until) = sess.resend_until
         && new > until
