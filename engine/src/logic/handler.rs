@@ -111,9 +111,16 @@ impl<S: EventSink> Handler<'_, S> {
     }
 
     fn cancel_reject(&mut self, order_id: OrderId, reason: book::RejectReason, was_replace: bool) {
-        let (orig, account, instrument) = match self.core.orders.get(order_id) {
-            Some(m) => (m.client_order_id, m.account, m.instrument),
-            None => (0, 0, self.ctx.instrument),
+        let (orig, account, instrument, leaves_qty, cum_qty) = match self.core.orders.get(order_id)
+        {
+            Some(m) => (
+                m.client_order_id,
+                m.account,
+                m.instrument,
+                m.leaves,
+                m.cum_qty,
+            ),
+            None => (0, 0, self.ctx.instrument, 0, 0),
         };
         let msg = Message::CancelReject(CancelReject {
             order_id,
@@ -123,6 +130,8 @@ impl<S: EventSink> Handler<'_, S> {
             instrument,
             was_replace,
             reason: map_book_reject(reason),
+            leaves_qty,
+            cum_qty,
         });
         self.emit(self.ctx.reply_session, msg);
     }

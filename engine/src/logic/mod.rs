@@ -605,6 +605,13 @@ impl Logic {
         reason: RejectCode,
         out: &mut S,
     ) {
+        // The order's state as it stands, for the reply's status (0/0 when it is
+        // not live: unknown, filled or cancelled).
+        let (leaves_qty, cum_qty) = self
+            .core
+            .orders
+            .get(order_id)
+            .map_or((0, 0), |m| (m.leaves, m.cum_qty));
         let msg = Message::CancelReject(CancelReject {
             order_id,
             client_order_id,
@@ -613,6 +620,8 @@ impl Logic {
             instrument,
             was_replace,
             reason,
+            leaves_qty,
+            cum_qty,
         });
         self.core.emit(out, h.session, h.timestamp_ns, msg);
     }

@@ -281,6 +281,8 @@ fn cancel_by_client_id_ownership_and_stale_cancel() {
         }),
     );
     assert!(matches!(out[0].1, Message::CancelReject(c) if c.reason == RejectCode::UnknownOrder));
+    // No live order: nothing open, nothing known filled.
+    assert!(matches!(out[0].1, Message::CancelReject(c) if c.leaves_qty == 0 && c.cum_qty == 0));
     assert!(reports(&out).is_empty());
 }
 
@@ -305,6 +307,8 @@ fn replace_checks_funds_keeps_state_on_refusal_and_can_cross() {
     assert!(
         matches!(out[0].1, Message::CancelReject(c) if c.reason == RejectCode::InsufficientFunds && c.was_replace)
     );
+    // The refusal states the live order as it stands: 4 open, nothing filled.
+    assert!(matches!(out[0].1, Message::CancelReject(c) if c.leaves_qty == 4 && c.cum_qty == 0));
     // Only the output sequence moved.
     let mut l2 = Logic::restore(&before).unwrap();
     l2.core.out_seq = v.logic.out_seq();

@@ -318,6 +318,11 @@ wire_body! {
         was_replace: bool,
         /// Why.
         reason: RejectCode,
+        /// The order's open quantity now (0 if it is not live: unknown, filled or cancelled).
+        leaves_qty: Qty,
+        /// The order's filled quantity so far (0 if unknown), so the gateway can
+        /// state the order's status (FIX OrdStatus) exactly.
+        cum_qty: Qty,
     }
 }
 

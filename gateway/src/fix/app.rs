@@ -1010,17 +1010,18 @@ pub fn write_exec_report_body(
     Ok(())
 }
 
-/// OrderCancelReject (9) body. The engine event does not carry the order's
-/// current status, so OrdStatus (39) is `8` for an unknown order and `0` (the
-/// order is still working) otherwise.
+/// OrderCancelReject (9) body. OrdStatus (39) comes from the order's state the
+/// engine reports: `0` new, `1` partially filled, `2` filled (nothing open, some
+/// filled), and `8` when the engine knows no live order by that id.
 pub fn write_cancel_reject_body(enc: &mut Encoder, header: &Header, cr: &CancelReject) {
     put_order_id(enc, cr.order_id);
     put_clordid(enc, tag::CL_ORD_ID, cr.client_order_id);
     put_clordid(enc, tag::ORIG_CL_ORD_ID, cr.orig_client_order_id);
-    let status = if cr.reason == RejectCode::UnknownOrder {
-        b'8'
-    } else {
-        b'0'
+    let status = match (cr.leaves_qty, cr.cum_qty) {
+        (0, 0) => b'8',
+        (0, _) => b'2',
+        (_, 0) => b'0',
+        (_, _) => b'1',
     };
     enc.field_char(tag::ORD_STATUS, status);
     enc.field_char(

@@ -366,6 +366,8 @@ fn cancel_reject_and_mass_cancel_report_pass_the_dictionary() {
         instrument: 1,
         was_replace: true,
         reason: RejectCode::UnknownOrder,
+        leaves_qty: 0,
+        cum_qty: 0,
     };
     assert_eq!(event_msg_type(&M::CancelReject(cr)), Some(&b"9"[..]));
     let out = text(&outbound(b"9", |enc| {
@@ -465,4 +467,39 @@ fn reference_data_is_validated() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn cancel_reject_states_the_orders_status() {
+    let h = Header {
+        session: 7,
+        seq: 1,
+        timestamp_ns: 1_700_000_000_000_000_000,
+    };
+    let inst = instruments();
+    let base = CancelReject {
+        order_id: 11,
+        client_order_id: 5,
+        orig_client_order_id: 4,
+        account: 42,
+        instrument: 1,
+        was_replace: true,
+        reason: RejectCode::InsufficientFunds,
+        leaves_qty: 3,
+        cum_qty: 0,
+    };
+    for (leaves, cum, status) in [(3, 0, "0"), (3, 2, "1"), (0, 5, "2"), (0, 0, "8")] {
+        let cr = CancelReject {
+            leaves_qty: leaves,
+            cum_qty: cum,
+            ..base
+        };
+        let out = text(&outbound(b"9", |enc| {
+            write_event_body(enc, &h, &M::CancelReject(cr), &inst).unwrap()
+        }));
+        assert!(
+            out.contains(&format!("|39={status}|")),
+            "{leaves}/{cum}: {out}"
+        );
+    }
 }
