@@ -166,6 +166,10 @@ pub struct Node {
     pub recovery: RecoverySummary,
     /// Whether this start opened a brand-new venue.
     pub fresh: bool,
+    /// Events recovery found the sessions are still owed, in order (engine
+    /// sessions in their headers): the FIX front sends them after each
+    /// session's next logon.
+    pub owed: Vec<Slot>,
 }
 
 fn stage_cfg(s: &crate::config::StageConfig) -> StageConfig {
@@ -195,11 +199,21 @@ impl Node {
         if let Some(why) = journal.fallback_reason() {
             eprintln!("ringex: journal: {why}");
         }
-        let (logic, recovery) =
-            recovery::recover(&dirs.journal, logic_config(cfg), report.last_seq, true)?;
+        // What each FIX session's store already holds: recovery regenerates the
+        // execution reports above it (decided before a crash, never sent).
+        let marks = crate::fixgw::delivery_marks(cfg, dirs)?;
+        let (logic, recovery, owed) = recovery::recover_owed(
+            &dirs.journal,
+            logic_config(cfg),
+            report.last_seq,
+            true,
+            &marks,
+        )?;
         let fresh = report.last_seq.is_none() && recovery.snapshot_seq == 0;
         let base = journal.next_seq();
-        Self::start_with(cfg, dirs, journal, logic, recovery, base, fresh, out)
+        let mut node = Self::start_with(cfg, dirs, journal, logic, recovery, base, fresh, out)?;
+        node.owed = owed;
+        Ok(node)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -296,6 +310,7 @@ impl Node {
             delivered,
             recovery,
             fresh,
+            owed: Vec::new(),
         };
         if fresh {
             let cmds = admin::opening_commands(cfg);

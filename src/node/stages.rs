@@ -124,13 +124,20 @@ struct OutSink<'a> {
     out: &'a mut SingleProducer<Slot>,
 }
 
+/// Whether the sender stage gets this event: an order event addressed to a
+/// session (recovery uses the same rule to find the events it still owes).
+pub fn addressed(header: &Header, msg: &Message) -> bool {
+    matches!(
+        msg,
+        Message::ExecReport(_) | Message::CancelReject(_) | Message::MassCancelReport(_)
+    ) && header.session != 0
+}
+
 impl EventSink for OutSink<'_> {
     fn event(&mut self, header: &Header, msg: &Message) {
-        let wanted = matches!(
-            msg,
-            Message::ExecReport(_) | Message::CancelReject(_) | Message::MassCancelReport(_)
-        ) && header.session != 0;
-        if wanted && let Ok(mut c) = self.out.claim() {
+        if addressed(header, msg)
+            && let Ok(mut c) = self.out.claim()
+        {
             c.first_mut().write(header, msg);
         }
     }
@@ -213,6 +220,8 @@ impl EventHandler<Slot> for LogicStage {
 pub trait EventOut: Send + 'static {
     /// One event for `header.session`.
     fn deliver(&mut self, header: &Header, msg: &Message);
+    /// The end of a batch of events (a good moment for periodic work).
+    fn end_of_batch(&mut self) {}
 }
 
 /// The sender stage: decodes outbound slots and hands them to an [`EventOut`].
@@ -230,10 +239,13 @@ impl<O: EventOut> SenderStage<O> {
 }
 
 impl<O: EventOut> EventHandler<Slot> for SenderStage<O> {
-    fn on_event(&mut self, slot: &Slot, _sequence: i64, _end_of_batch: bool) {
+    fn on_event(&mut self, slot: &Slot, _sequence: i64, end_of_batch: bool) {
         if let Ok((h, m)) = engine::msg::decode(slot.msg()) {
             self.out.deliver(&h, &m);
             self.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        if end_of_batch {
+            self.out.end_of_batch();
         }
     }
 }
