@@ -503,7 +503,7 @@ mod tests {
     #[test]
     fn repair_of_a_journal_in_use_or_missing_is_an_error() {
         let t = tempfile::tempdir().unwrap();
-        twenty(t.path());
+        let _ = twenty(t.path());
         let cfg = journal::Config {
             segment_size: 1 << 16,
             prefault: false,

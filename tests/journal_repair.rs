@@ -19,7 +19,7 @@ fn journal(data: &Path, n: u64) -> std::path::PathBuf {
         prefault: false,
         ..journal::Config::default()
     };
-    let (mut j, _) = journal::Journal::open(&data.join("journal"), cfg).unwrap();
+    let (mut j, _) = journal::Journal::open(data.join("journal"), cfg).unwrap();
     let recs: Vec<[u8; 40]> = (0..n).map(|i| [i as u8 | 1; 40]).collect();
     j.append_batch(1, recs.iter().map(|r| r.as_slice()))
         .unwrap();
