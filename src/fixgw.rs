@@ -184,7 +184,14 @@ impl FixFront {
                 Some((session, event_bytes(slot.msg())))
             })
             .collect();
-        self.gw_cfg.delivered_through = Some(node.recovery.out_seq);
+        // Everything the logic emitted so far was handed to the sender or is
+        // owed (held above); on a promoted secondary, the events it kept back
+        // were the old primary's to send.
+        self.gw_cfg.delivered_through = Some(
+            node.recovery
+                .out_seq
+                .max(node.out_seq.load(Ordering::Acquire)),
+        );
         let producer = Mutex::new(node.producer());
         let instruments = Arc::clone(&self.instruments);
         let contexts = Arc::clone(&self.contexts);
@@ -379,4 +386,22 @@ impl EventOut for FixSender {
             }
         }
     }
+}
+
+/// Seeds the FIX session stores of a promoted secondary (whose `<data_dir>/fix`
+/// stores are empty or stale: FIX traffic is not replicated) from the journaled
+/// stream up to `last_seq`, before its gateway opens, so that counterparties
+/// resume with the right MsgSeqNums.
+///
+/// STUB: the derivation is being built by the "fixseq" work (session ledger);
+/// until it lands this does nothing, so a promoted node's sessions start from
+/// whatever its own stores hold (1/1 on a fresh secondary) and initiators must
+/// log on with ResetSeqNumFlag or their numbers are refused. This is the one
+/// call site `ringex promote` uses (src/run.rs `promote`).
+pub fn seed_sessions_for_promotion(
+    _cfg: &Config,
+    _dirs: &crate::node::DataDir,
+    _last_seq: u64,
+) -> Result<(), String> {
+    Ok(())
 }

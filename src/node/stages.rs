@@ -10,12 +10,14 @@ use engine::logic::{EventSink, Logic};
 use engine::msg::{Header, Message};
 use engine::ring::{EventHandler, Producer, SingleProducer};
 
+use super::checkpoint::Checkpointer;
 use super::slot::Slot;
 
 /// Why the node must stop now (a fatal stage error), set once.
 pub type Fatal = Arc<Mutex<Option<String>>>;
 
-fn set_fatal(f: &Fatal, why: String) {
+/// Records the first fatal error.
+pub fn set_fatal(f: &Fatal, why: String) {
     if let Ok(mut g) = f.lock()
         && g.is_none()
     {
@@ -157,6 +159,10 @@ pub struct LogicStage {
     pub processed: Arc<AtomicU64>,
     /// Inputs the logic refused as undecodable.
     pub refused: u64,
+    checkpoint: Option<Checkpointer>,
+    /// The logic's output sequence at the last batch end (the FIX front's
+    /// starting delivery mark).
+    pub out_seq: Arc<AtomicU64>,
 }
 
 impl LogicStage {
@@ -169,7 +175,6 @@ impl LogicStage {
         processed: Arc<AtomicU64>,
     ) -> Self {
         LogicStage {
-            logic,
             out,
             policy,
             since_snapshot: 0,
@@ -177,7 +182,16 @@ impl LogicStage {
             snapshots,
             processed,
             refused: 0,
+            checkpoint: None,
+            out_seq: Arc::new(AtomicU64::new(logic.out_seq())),
+            logic,
         }
+    }
+
+    /// Takes state-hash checkpoints (replication) with `c`.
+    pub fn with_checkpoints(mut self, c: Checkpointer) -> Self {
+        self.checkpoint = Some(c);
+        self
     }
 }
 
@@ -194,8 +208,12 @@ impl EventHandler<Slot> for LogicStage {
         if self.logic.process(slot.msg(), &mut sink).is_err() {
             self.refused += 1;
         }
+        if let Some(c) = &mut self.checkpoint {
+            c.after(super::slot::record_seq(slot.msg()), &self.logic);
+        }
         self.since_snapshot += 1;
         if end_of_batch {
+            self.out_seq.store(self.logic.out_seq(), Ordering::Release);
             self.processed
                 .store(self.logic.last_input_seq(), Ordering::Release);
             let by_count =
