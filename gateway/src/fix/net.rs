@@ -106,6 +106,10 @@ pub struct Outbound {
     pub msg_type: &'static [u8],
     /// Body fields after the standard header, `tag=value\x01` each.
     pub body: Vec<u8>,
+    /// The sender's tag for this message, reported back as
+    /// [`super::session::SeqState::out_mark`] (the node: the engine event's output
+    /// sequence); 0 = none.
+    pub mark: u64,
 }
 
 enum Command {
@@ -420,7 +424,8 @@ impl Worker {
                 match cmd {
                     Command::Send(m) => {
                         // An unknown session here means a routing bug: drop loudly.
-                        if let Err(e) = acc.send(m.session, m.msg_type, &m.body, now) {
+                        if let Err(e) = acc.send_marked(m.session, m.msg_type, &m.body, m.mark, now)
+                        {
                             eprintln!("fix gateway: {e}");
                         }
                     }
@@ -432,6 +437,7 @@ impl Worker {
                 acc.on_timer(now);
                 last_tick = now;
             }
+            acc.report_seq_changes();
             self.flush_all(&mut acc, now);
             if let Err(e) = acc.flush_stores() {
                 eprintln!("fix gateway: store flush failed: {e}");
