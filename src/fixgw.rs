@@ -185,7 +185,12 @@ struct NodeApp {
 impl NodeApp {
     /// Journals the session's numbers (`SessionEvent` kind `SeqSync`); 0 = not
     /// reported. False when the ring is full.
-    fn publish_seq_sync(&mut self, session: SessionId, next_in: u64, seqs: Option<SeqState>) -> bool {
+    fn publish_seq_sync(
+        &mut self,
+        session: SessionId,
+        next_in: u64,
+        seqs: Option<SeqState>,
+    ) -> bool {
         let Some(ctx) = self.contexts.get(session) else {
             return true;
         };

@@ -239,10 +239,16 @@ fn simulated_gateway_interleavings_stay_exact_or_safe() {
                 assert_eq!(dout, true_out, "seed {seed}");
             } else {
                 assert!(din <= next_in, "seed {seed}: inbound above the truth");
-                assert!(din > last_cmd_in, "seed {seed}: a journaled command would replay");
+                assert!(
+                    din > last_cmd_in,
+                    "seed {seed}: a journaled command would replay"
+                );
                 // Outbound is short by at most the unreported session-level
                 // sends: what the promotion margin covers.
-                assert!(dout <= true_out && dout + unreported_out >= true_out, "seed {seed}");
+                assert!(
+                    dout <= true_out && dout + unreported_out >= true_out,
+                    "seed {seed}"
+                );
             }
         }
     }
