@@ -42,7 +42,7 @@ enum Cmd {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCmd),
-    /// Journal tools (read-only): inspect, verify, dump.
+    /// Journal tools: inspect, verify, dump (read-only); repair.
     #[command(subcommand)]
     Journal(JournalCmd),
     /// FIX 4.4 acceptor with the acceptance-suite echo application (acceptor
@@ -98,6 +98,22 @@ enum JournalCmd {
         /// Most records to print.
         #[arg(long)]
         limit: Option<u64>,
+    },
+    /// Cut a torn tail (a partial last write) off the journal, saying what was
+    /// cut: segment, offset, bytes, reason. Damage before the tail is refused
+    /// unless --cut-damage. The node must be stopped. Exit 0: repaired or nothing
+    /// to repair; 1: --dry-run found something to cut; 2: unreadable, or held by
+    /// a running node; 3: damage before the tail, refused (nothing changed).
+    Repair {
+        /// Journal directory (or a node data directory).
+        dir: PathBuf,
+        /// Say what would be cut; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also cut at damage before the tail: every record after the first bad
+        /// one is discarded and later segments are moved to quarantine/.
+        #[arg(long)]
+        cut_damage: bool,
     },
 }
 
@@ -171,6 +187,17 @@ fn journal_cmd(j: JournalCmd) -> ExitCode {
             }
         },
         JournalCmd::Verify { dir } => ExitCode::from(jt::verify(&dir, &mut out)),
+        JournalCmd::Repair {
+            dir,
+            dry_run,
+            cut_damage,
+        } => ExitCode::from(jt::repair(
+            &dir,
+            dry_run,
+            cut_damage,
+            &mut out,
+            &mut std::io::stderr().lock(),
+        )),
         JournalCmd::Dump { dir, from, limit } => match jt::dump(&dir, from, limit, &mut out) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {

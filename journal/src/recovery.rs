@@ -454,36 +454,121 @@ pub fn verify(dir: &Path) -> Result<RecoveryReport> {
     Ok(report(&scan, 1))
 }
 
-/// What `repair` did.
+/// What [`repair_with`] may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepairOptions {
+    /// Change nothing: report what a repair with the same options would do.
+    pub dry_run: bool,
+    /// Also cut at damage *before* the tail (a bad record followed by valid ones,
+    /// a bad header, a missing segment), discarding every record after it and
+    /// moving later segments to `quarantine/`. Without it such damage is refused
+    /// with [`Error::Corrupt`] and nothing is changed: only a torn tail (a write
+    /// that never completed, which the writer would cut on open anyway) is cut.
+    pub cut_damage: bool,
+}
+
+/// The cut a repair made (or, dry run, would make).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// The segment cut (truncated at `offset`, or moved to `quarantine/` when
+    /// `offset` is inside its header).
+    pub segment: PathBuf,
+    /// Byte offset where the valid data ends: the segment is truncated here.
+    pub offset: u64,
+    /// Bytes of data discarded from this segment (from `offset` up to its last
+    /// non-zero byte; pre-allocated zeros are not counted).
+    pub bytes: u64,
+    /// Why the first discarded record (or the segment) is invalid.
+    pub reason: String,
+    /// Whether this was a torn tail (no valid record after it) rather than
+    /// damage before the tail.
+    pub torn_tail: bool,
+}
+
+/// What `repair` did (or, dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepairReport {
-    /// The segment cut at the first bad record, its offset and the reason.
-    pub cut: Option<(PathBuf, u64, String)>,
-    /// Segments after the cut, moved to `quarantine/` (never deleted).
+    /// The first bad record: where the log was cut, how much, and why. `None`:
+    /// nothing to repair.
+    pub cut: Option<Cut>,
+    /// Segments after the cut, moved to `quarantine/` (never deleted). Their
+    /// original paths.
     pub quarantined: Vec<PathBuf>,
     /// The last valid sequence after repair.
     pub last_seq: Option<u64>,
+    /// Whether this was a dry run (nothing was changed).
+    pub dry_run: bool,
 }
 
 /// Operator-requested repair: truncates the log at the first bad record (wherever
-/// it is) and moves every later segment into `quarantine/`. Must not run while a
-/// writer has the journal open.
+/// it is) and moves every later segment into `quarantine/`. Refuses (an error)
+/// while a writer has the journal open. Same as [`repair_with`] with
+/// `cut_damage: true`.
 pub fn repair(dir: &Path) -> Result<RepairReport> {
-    let _lock = crate::writer::lock_dir(dir)?;
+    repair_with(
+        dir,
+        RepairOptions {
+            dry_run: false,
+            cut_damage: true,
+        },
+    )
+}
+
+/// Repair with options: cut a torn tail, and with `cut_damage` also damage
+/// before the tail; or (`dry_run`) only report the cut. Refuses while a writer
+/// holds the journal (a write in flight looks like a torn tail). A dry run does
+/// not create the lock file.
+pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<RepairReport> {
+    if !dir.is_dir() {
+        return Err(Error::NotFound(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    let _lock = if opts.dry_run {
+        crate::writer::probe_lock(dir)?
+    } else {
+        Some(crate::writer::lock_dir(dir)?)
+    };
     let scan = scan(dir)?;
     let mut rep = RepairReport {
         last_seq: scan.states.iter().rev().find_map(|s| s.last_seq),
+        dry_run: opts.dry_run,
         ..Default::default()
     };
     let Some(p) = scan.problem.clone() else {
         return Ok(rep);
     };
+    let torn_tail = p.kind == ProblemKind::Torn;
+    if !torn_tail && !opts.cut_damage {
+        return Err(Error::corrupt(&scan.segs[p.seg].path, p.offset, p.reason));
+    }
     let seg = &scan.segs[p.seg];
-    let mut first_moved = p.seg + 1;
-    if p.offset < HEADER_LEN as u64 {
-        // The segment itself is unusable (bad header, gap): quarantine it too.
-        first_moved = p.seg;
+    // The segment itself is unusable (bad header, gap): quarantine it too.
+    let whole_segment = p.offset < HEADER_LEN as u64;
+    let first_moved = if whole_segment { p.seg } else { p.seg + 1 };
+    let bytes = if torn_tail {
+        p.bytes
     } else {
+        let data = read_file(&seg.path)?;
+        let from = (p.offset as usize).min(data.len());
+        last_nonzero(&data[from..]).map_or(0, |k| k as u64 + 1)
+    };
+    rep.cut = Some(Cut {
+        segment: seg.path.clone(),
+        offset: p.offset,
+        bytes,
+        reason: p.reason.clone(),
+        torn_tail,
+    });
+    rep.quarantined = scan.segs[first_moved..]
+        .iter()
+        .map(|s| s.path.clone())
+        .collect();
+    if opts.dry_run {
+        return Ok(rep);
+    }
+    if !whole_segment {
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(&seg.path)
@@ -492,19 +577,24 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
             .map_err(|e| Error::io("truncate", &seg.path, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", &seg.path, e))?;
     }
-    rep.cut = Some((seg.path.clone(), p.offset, p.reason.clone()));
-    if first_moved < scan.segs.len() {
+    if !rep.quarantined.is_empty() {
         let q = dir.join(format::QUARANTINE_DIR);
         std::fs::create_dir_all(&q).map_err(|e| Error::io("create directory", &q, e))?;
-        for s in &scan.segs[first_moved..] {
-            let name = s
-                .path
+        for from in &rep.quarantined {
+            let name = from
                 .file_name()
                 .map(|n| n.to_os_string())
                 .unwrap_or_default();
-            let to = q.join(name);
-            std::fs::rename(&s.path, &to).map_err(|e| Error::io("rename", &s.path, e))?;
-            rep.quarantined.push(s.path.clone());
+            // Never overwrite an earlier repair's quarantined file.
+            let mut to = q.join(&name);
+            let mut k = 1u32;
+            while to.exists() {
+                let mut n = name.clone();
+                n.push(format!(".{k}"));
+                to = q.join(n);
+                k += 1;
+            }
+            std::fs::rename(from, &to).map_err(|e| Error::io("rename", from, e))?;
         }
         crate::fsutil::fsync_dir(&q)?;
     }
