@@ -166,10 +166,10 @@ impl SessionLedger {
             Message::NewOrder(_)
             | Message::Cancel(_)
             | Message::Replace(_)
-            | Message::MassCancel(_) => {
-                if s.synced_in {
-                    s.next_in += 1;
-                }
+            | Message::MassCancel(_)
+                if s.synced_in =>
+            {
+                s.next_in += 1;
             }
             _ => {}
         }
