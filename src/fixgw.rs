@@ -362,9 +362,11 @@ impl EventOut for FixSender {
 }
 
 /// Seeds the FIX session stores of a node that takes over as primary (a
-/// promoted secondary) with the sequence numbers derived from its journal, so
-/// market makers reconnect with their own continuing numbers: replays the whole
-/// journal in `dirs.journal` through a [`SessionLedger`] and writes each
+/// promoted secondary, whose `<data_dir>/fix` stores are empty or stale: FIX
+/// traffic is not replicated) with the sequence numbers derived from its
+/// journal, so market makers reconnect with their own continuing numbers:
+/// replays the journal in `dirs.journal` up to `last_seq` (`u64::MAX`: all of
+/// it) through a [`SessionLedger`] and writes each
 /// reported session's store under `dirs.fix` (inbound as derived, outbound
 /// derived + [`PROMOTION_OUT_MARGIN`]). Call after the node has applied
 /// everything it received and before the FIX gateway opens. Sessions the
@@ -372,12 +374,14 @@ impl EventOut for FixSender {
 pub fn seed_sessions_for_promotion(
     cfg: &Config,
     dirs: &DataDir,
+    last_seq: u64,
 ) -> Result<Vec<SessionSeed>, String> {
     let sessions = session_configs(cfg)?;
     let (ledger, last) = SessionLedger::replay_journal(
         &dirs.journal,
         crate::node::logic_config(cfg),
         sessions.len(),
+        last_seq,
     )?;
     let seeds = ledger.seeds(PROMOTION_OUT_MARGIN);
     for seed in &seeds {

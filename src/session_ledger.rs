@@ -217,15 +217,16 @@ impl SessionLedger {
             .collect()
     }
 
-    /// Rebuilds the ledger by replaying the whole journal in `journal_dir` through
-    /// a fresh business logic (the events it produces feed the outbound counts).
-    /// Reads only; works on a journal another thread is still appending to (it
-    /// stops at the last complete record). Returns the ledger and the last
-    /// sequence replayed.
+    /// Rebuilds the ledger by replaying the journal in `journal_dir` from its
+    /// first record up to `last_seq` through a fresh business logic (the events
+    /// it produces feed the outbound counts). Reads only; works on a journal
+    /// another thread is still appending to (it stops at the last complete
+    /// record). Returns the ledger and the last sequence replayed.
     pub fn replay_journal(
         journal_dir: &Path,
         cfg: LogicConfig,
         sessions: usize,
+        last_seq: u64,
     ) -> Result<(SessionLedger, u64), String> {
         let mut ledger = SessionLedger::new(sessions);
         let segs = journal::list_segments(journal_dir).map_err(|e| e.to_string())?;
@@ -242,6 +243,9 @@ impl SessionLedger {
         let mut reader = journal::Reader::open(journal_dir, 1).map_err(|e| e.to_string())?;
         let mut last = 0;
         while let Some(rec) = reader.next_record().map_err(|e| e.to_string())? {
+            if rec.seq > last_seq {
+                break;
+            }
             last = rec.seq;
             if let Ok((h, m)) = engine::msg::decode(rec.payload) {
                 ledger.on_command(&h, &m);

@@ -80,7 +80,7 @@ fn client_resumes_on_a_node_seeded_from_the_journal_only() {
     copy_dir(&dirs_a.journal, &dirs_b.journal);
     assert!(!dirs_b.fix.exists(), "no FIX store carried over");
     std::fs::create_dir_all(&dirs_b.fix).unwrap();
-    let seeds = ringex::fixgw::seed_sessions_for_promotion(&cfg, &dirs_b).unwrap();
+    let seeds = ringex::fixgw::seed_sessions_for_promotion(&cfg, &dirs_b, u64::MAX).unwrap();
     let mm1_seed = seeds
         .iter()
         .find(|s| s.index == 0)

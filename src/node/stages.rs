@@ -10,12 +10,14 @@ use engine::logic::{EventSink, Logic};
 use engine::msg::{Header, Message};
 use engine::ring::{EventHandler, Producer, SingleProducer};
 
+use super::checkpoint::Checkpointer;
 use super::slot::Slot;
 
 /// Why the node must stop now (a fatal stage error), set once.
 pub type Fatal = Arc<Mutex<Option<String>>>;
 
-fn set_fatal(f: &Fatal, why: String) {
+/// Records the first fatal error.
+pub fn set_fatal(f: &Fatal, why: String) {
     if let Ok(mut g) = f.lock()
         && g.is_none()
     {
@@ -150,6 +152,7 @@ pub struct LogicStage {
     pub processed: Arc<AtomicU64>,
     /// Inputs the logic refused as undecodable.
     pub refused: u64,
+    checkpoint: Option<Checkpointer>,
 }
 
 impl LogicStage {
@@ -170,7 +173,14 @@ impl LogicStage {
             snapshots,
             processed,
             refused: 0,
+            checkpoint: None,
         }
+    }
+
+    /// Takes state-hash checkpoints (replication) with `c`.
+    pub fn with_checkpoints(mut self, c: Checkpointer) -> Self {
+        self.checkpoint = Some(c);
+        self
     }
 }
 
@@ -186,6 +196,9 @@ impl EventHandler<Slot> for LogicStage {
         let mut sink = OutSink { out: &mut self.out };
         if self.logic.process(slot.msg(), &mut sink).is_err() {
             self.refused += 1;
+        }
+        if let Some(c) = &mut self.checkpoint {
+            c.after(super::slot::record_seq(slot.msg()), &self.logic);
         }
         self.since_snapshot += 1;
         if end_of_batch {
