@@ -221,17 +221,18 @@ impl SessionLedger {
     /// first record up to `last_seq` through a fresh business logic (the events
     /// it produces feed the outbound counts). Reads only; works on a journal
     /// another thread is still appending to (it stops at the last complete
-    /// record). Returns the ledger and the last sequence replayed.
+    /// record). Returns the ledger, the last sequence replayed and the logic's
+    /// output sequence after it (the last event produced).
     pub fn replay_journal(
         journal_dir: &Path,
         cfg: LogicConfig,
         sessions: usize,
         last_seq: u64,
-    ) -> Result<(SessionLedger, u64), String> {
+    ) -> Result<(SessionLedger, u64, u64), String> {
         let mut ledger = SessionLedger::new(sessions);
         let segs = journal::list_segments(journal_dir).map_err(|e| e.to_string())?;
         let Some(&(first, _)) = segs.first() else {
-            return Ok((ledger, 0));
+            return Ok((ledger, 0, 0));
         };
         if first != 1 {
             return Err(format!(
@@ -254,7 +255,7 @@ impl SessionLedger {
             // Undecodable records are skipped by the logic as in recovery.
             let _ = logic.process(rec.payload, &mut sink);
         }
-        Ok((ledger, last))
+        Ok((ledger, last, logic.out_seq()))
     }
 }
 

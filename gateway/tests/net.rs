@@ -177,7 +177,6 @@ fn logon_echo_outbound_and_logout_over_tcp() {
             session: id,
             msg_type: b"8",
             body: b"37=X1\x01".to_vec(),
-            mark: 0,
         })
         .unwrap();
     })
@@ -287,7 +286,6 @@ fn slow_consumer_is_disconnected() {
                 session: 0,
                 msg_type: b"8",
                 body: body.clone(),
-                mark: 0,
             });
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -1238,7 +1238,7 @@ fn session_level_changes_are_reported_and_counted_ones_are_not() {
     // An accepted application message and a marked send: the application
     // counts those itself, so no report.
     t.feed(c, &msg("D", 2, T0).order("a"), T0);
-    t.a.send_marked(0, b"8", b"37=1\x01", 77, T0).unwrap();
+    t.a.send_event(0, b"8", b"37=1\x01", 77, T0).unwrap();
     t.take(c);
     t.a.report_seq_changes();
     assert_eq!(t.a.app().seq_changes.len(), 1);
@@ -1265,4 +1265,56 @@ fn session_level_changes_are_reported_and_counted_ones_are_not() {
     t.feed(c, &msg("D", 6, T0).order("c"), T0);
     t.a.report_seq_changes();
     assert_eq!(t.a.app().seq_changes.last(), Some(&(0, st(7, 6, 77))));
+    // A message that is no engine event (event_seq 0): reported.
+    t.a.send(0, b"8", b"37=2\x01", T0).unwrap();
+    t.a.report_seq_changes();
+    assert_eq!(t.a.app().seq_changes.last(), Some(&(0, st(7, 7, 77))));
+}
+
+#[test]
+fn held_messages_follow_the_logon_as_new_messages_before_new_traffic() {
+    let mut t = T::new();
+    t.a.hold(0, b"8", b"37=OWED1\x01".to_vec(), 10, T0);
+    t.a.hold(0, b"8", b"37=OWED2\x01".to_vec(), 12, T0);
+    // Live traffic while messages are held waits behind them.
+    t.a.send_event(0, b"8", b"37=LIVE\x01", 15, T0).unwrap();
+    assert_eq!(t.a.held(0), 3);
+    // Held messages are not stored: the delivery mark stays; a "through"
+    // announcement does not move it either while anything is held.
+    t.a.delivered_through(20);
+    assert_eq!(t.a.delivered(0), None);
+    assert_eq!(t.a.delivered(1), Some(20));
+    let c = t.a.open(T0);
+    let r = t.feed(c, &logon(1, T0), T0);
+    assert_eq!(types(&r), ["A", "8", "8", "8"]);
+    let r = &r[1..];
+    let ids: Vec<_> = r.iter().map(|m| m.get(37).unwrap().to_string()).collect();
+    assert_eq!(ids, ["OWED1", "OWED2", "LIVE"]);
+    for (k, m) in r.iter().enumerate() {
+        assert_eq!(
+            m.seq(),
+            2 + k as u64,
+            "new sequence numbers after the Logon (1)"
+        );
+        assert_eq!(m.get(43), None, "not PossDup");
+    }
+    assert_eq!(t.a.held(0), 0);
+    assert_eq!(t.a.delivered(0), Some(15));
+    // Now live traffic goes straight out.
+    t.a.send_event(0, b"8", b"37=NEXT\x01", 16, T0).unwrap();
+    let r = t.take(c);
+    assert_eq!((types(&r), r[0].seq()), (vec!["8"], 5));
+    t.a.delivered_through(30);
+    assert_eq!(t.a.delivered(0), Some(30));
+}
+
+#[test]
+fn hold_while_logged_on_sends_at_once() {
+    let mut t = T::new();
+    let c = t.logged_on();
+    t.a.hold(0, b"8", b"37=X\x01".to_vec(), 3, T0);
+    let r = t.take(c);
+    assert_eq!(types(&r), ["8"]);
+    assert_eq!(t.a.held(0), 0);
+    assert_eq!(t.a.delivered(0), Some(3));
 }
