@@ -486,13 +486,16 @@ impl MessageStore for FileStore {
     fn flush(&mut self) -> io::Result<()> {
         self.msgs.flush()?;
         if self.seq_dirty {
-            let text = format!(
-                "{:>w$} {:>w$}\n",
-                self.next_sender,
-                self.next_target,
-                w = SEQ_WIDTH
-            );
-            self.seq_file.write_all_at(text.as_bytes(), 0)?;
+            // "<sender> <target>\n", each right-aligned in SEQ_WIDTH, formatted
+            // on the stack (this runs once per poll iteration).
+            let mut text = [b' '; 2 * SEQ_WIDTH + 2];
+            let mut tmp = [0u8; 20];
+            let d = super::codec::fmt_u64(self.next_sender, &mut tmp);
+            text[SEQ_WIDTH - d.len()..SEQ_WIDTH].copy_from_slice(d);
+            let d = super::codec::fmt_u64(self.next_target, &mut tmp);
+            text[2 * SEQ_WIDTH + 1 - d.len()..2 * SEQ_WIDTH + 1].copy_from_slice(d);
+            text[2 * SEQ_WIDTH + 1] = b'\n';
+            self.seq_file.write_all_at(&text, 0)?;
             self.seq_dirty = false;
         }
         // After the messages: the file never claims more than they hold.
