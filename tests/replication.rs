@@ -509,3 +509,46 @@ fn promote_hands_the_venue_to_the_secondary() {
     let (st, slog) = sec.terminate();
     assert!(st.success(), "{slog:#?}");
 }
+
+#[test]
+fn degraded_primary_goes_on_alone_and_a_late_secondary_catches_up_from_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = Pair::new(
+        dir.path(),
+        &[
+            ("policy = \"wait\"", "policy = \"degrade\""),
+            ("degrade_after_ms = 1000", "degrade_after_ms = 300"),
+            ("window = 65536", "window = 64"),
+        ],
+    );
+    // No secondary yet: the primary degrades and trades alone.
+    let mut pri = pair.primary(pair.s_bind);
+    wait_line(&mut pri, "DEGRADED", Duration::from_secs(10));
+    let ids = trade(pri.addr, "MM1", "mm1-secret", 100, "a", None);
+    assert_eq!(ids.len(), 100);
+    // The secondary starts late: everything so far is older than the 64-record
+    // window, so it comes from the primary's journal; then synchronous again.
+    let sec = pair.secondary(pair.p_bind);
+    wait_line(&mut pri, "secondary back in step", Duration::from_secs(30));
+    let ids = trade(pri.addr, "MM2", "mm2-secret", 20, "z", None);
+    assert_eq!(ids.len(), 20);
+    let (st, plog) = pri.terminate();
+    assert!(st.success(), "{plog:#?}");
+    let (st, slog) = sec.terminate();
+    assert!(st.success(), "{slog:#?}");
+    let stats = plog
+        .iter()
+        .find(|l| l.contains("records sent,"))
+        .unwrap_or_else(|| panic!("{plog:#?}"));
+    assert!(
+        count_in(stats, "resent (", " from the journal") > 0,
+        "{stats}"
+    );
+    assert!(
+        count_in(stats, "from the journal), ", " degradations") >= 1,
+        "{stats}"
+    );
+    let status = last_status(&slog);
+    assert!(status.contains(", in sync;"), "{status}");
+    pair.assert_identical();
+}
