@@ -218,6 +218,13 @@ pub struct Node {
     pub recovery: RecoverySummary,
     /// Whether this start opened a brand-new venue.
     pub fresh: bool,
+    /// Events recovery found the sessions are still owed, in order (engine
+    /// sessions in their headers): the FIX front sends them after each
+    /// session's next logon.
+    pub owed: Vec<Slot>,
+    /// The logic's output sequence at its last batch end: events up to here
+    /// were handed to the sender (or are in `owed`).
+    pub out_seq: Arc<AtomicU64>,
 }
 
 fn stage_cfg(s: &crate::config::StageConfig) -> StageConfig {
@@ -247,8 +254,16 @@ impl Node {
         if let Some(why) = journal.fallback_reason() {
             eprintln!("ringex: journal: {why}");
         }
-        let (logic, recovery) =
-            recovery::recover(&dirs.journal, logic_config(cfg), report.last_seq, true)?;
+        // What each FIX session's store already holds: recovery regenerates the
+        // execution reports above it (decided before a crash, never sent).
+        let marks = crate::fixgw::delivery_marks(cfg, dirs)?;
+        let (logic, recovery, owed) = recovery::recover_owed(
+            &dirs.journal,
+            logic_config(cfg),
+            report.last_seq,
+            true,
+            &marks,
+        )?;
         let fresh = report.last_seq.is_none() && recovery.snapshot_seq == 0;
         let base = journal.next_seq();
         let out_open = Arc::new(std::sync::atomic::AtomicBool::new(
@@ -259,6 +274,7 @@ impl Node {
         let mut node = Self::start_with(cfg, dirs, journal, logic, recovery, base, fresh, gated)?;
         node.out_open = out_open;
         node.kept = kept;
+        node.owed = owed;
         Ok(node)
     }
 
@@ -362,6 +378,7 @@ impl Node {
                 checkpoints.clone(),
             ));
         }
+        let out_seq = logic_stage.out_seq.clone();
         let logic_stage = ib
             .stage("logic", &logic_deps, logic_stage, stage_cfg(&p.logic))
             .map_err(|e| format!("logic stage: {e}"))?;
@@ -396,6 +413,8 @@ impl Node {
             delivered,
             recovery,
             fresh,
+            owed: Vec::new(),
+            out_seq,
         };
         // A secondary's venue is opened by the primary's stream.
         if fresh && role != Role::Secondary {

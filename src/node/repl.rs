@@ -565,4 +565,10 @@ impl<O: EventOut> EventOut for Gated<O> {
             self.kept.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    fn end_of_batch(&mut self) {
+        if self.open.load(Ordering::Acquire) {
+            self.inner.end_of_batch();
+        }
+    }
 }

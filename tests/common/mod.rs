@@ -40,7 +40,14 @@ impl NodeProc {
     // failure it is killed and reaped before the panic.
     #[allow(clippy::zombie_processes)]
     pub fn start(config: &Path, data: &Path) -> NodeProc {
+        Self::start_env(config, data, &[])
+    }
+
+    /// [`NodeProc::start`] with extra environment variables (test hooks).
+    #[allow(clippy::zombie_processes)]
+    pub fn start_env(config: &Path, data: &Path, env: &[(&str, &str)]) -> NodeProc {
         let mut child = Command::new(BIN)
+            .envs(env.iter().copied())
             .args(["run", "--config"])
             .arg(config)
             .arg("--data-dir")

@@ -13,7 +13,7 @@
 //! (see `ARCHITECTURE.md`, section "FIX session layer", for the rule list and
 //! where each rule is tested).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use super::codec::{
@@ -210,7 +210,15 @@ struct SessionState {
     resend_until: Option<u64>,
     /// Messages received ahead of a gap, by MsgSeqNum.
     queue: BTreeMap<u64, Vec<u8>>,
+    /// Outbound application messages held until the next logon (see
+    /// [`Acceptor::hold`]): (MsgType, body, engine event sequence).
+    held: VecDeque<(Vec<u8>, Vec<u8>, u64)>,
 }
+
+/// Most messages [`Acceptor::hold`] keeps in memory for one session; past it the
+/// held messages are stored (sequence numbers assigned) at once, so the
+/// counterparty gets them by ResendRequest after its logon instead.
+pub const MAX_HELD_MESSAGES: usize = 100_000;
 
 /// Where an application's replies go: sends application messages on the session
 /// whose message is being delivered.
@@ -327,6 +335,17 @@ fn send_app(
     t: &[u8],
     body: &[u8],
 ) -> Result<(), String> {
+    send_app_event(out, sess, t, body, 0)
+}
+
+/// [`send_app`] for a message reporting engine event `event_seq` (0: none).
+fn send_app_event(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    t: &[u8],
+    body: &[u8],
+    event_seq: u64,
+) -> Result<(), String> {
     let seq = sess.store.next_sender_seq();
     sess.store
         .append(StoredMessage {
@@ -334,6 +353,7 @@ fn send_app(
             sending_time_ns: out.now,
             msg_type: t,
             body,
+            event_seq,
         })
         .map_err(|e| e.to_string())?;
     sess.store.set_next_sender_seq(seq + 1);
@@ -435,6 +455,7 @@ impl<A: Application> Acceptor<A> {
                         conn: None,
                         resend_until: None,
                         queue: BTreeMap::new(),
+                        held: VecDeque::new(),
                     }));
                 }
                 _ => sessions.push(None),
@@ -867,6 +888,14 @@ impl<A: Application> Acceptor<A> {
                 e.field(tags::RESET_SEQ_NUM_FLAG, b"Y");
             }
         });
+        // Messages held for this logon go first, in order, before any new traffic.
+        while let Some((t, body, ev)) = sess.held.pop_front() {
+            if send_app_event(&mut out, sess, &t, &body, ev).is_err() {
+                out.conn.disposition = Disposition::CloseNow;
+                out.conn.close_reason = "message store failed";
+                break;
+            }
+        }
         app.on_logon(sid, &sess.cfg);
         if seq > expected {
             send_resend_request(&mut out, sess, expected, seq);
@@ -984,6 +1013,29 @@ impl<A: Application> Acceptor<A> {
         body: &[u8],
         now: u64,
     ) -> Result<(), SendError> {
+        self.send_event(id, msg_type, body, 0, now)
+    }
+
+    /// [`Acceptor::send`] for a message reporting engine event `event_seq` (the
+    /// business logic's output sequence; 0 = none): stored with it, so the store's
+    /// delivery mark covers it. While the session has held messages
+    /// ([`Acceptor::hold`]) this one is held behind them, keeping the order.
+    pub fn send_event(
+        &mut self,
+        id: SessionId,
+        msg_type: &[u8],
+        body: &[u8],
+        event_seq: u64,
+        now: u64,
+    ) -> Result<(), SendError> {
+        let held = match self.sessions.get(id).and_then(Option::as_ref) {
+            Some(s) => !s.held.is_empty(),
+            None => return Err(SendError::UnknownSession(id)),
+        };
+        if held {
+            self.hold(id, msg_type, body.to_vec(), event_seq, now);
+            return Ok(());
+        }
         let Self {
             settings,
             sessions,
@@ -1022,11 +1074,69 @@ impl<A: Application> Acceptor<A> {
             settings,
             now,
         };
-        send_app(&mut out, sess, msg_type, body).map_err(|e| {
+        send_app_event(&mut out, sess, msg_type, body, event_seq).map_err(|e| {
             out.conn.disposition = Disposition::CloseNow;
             out.conn.close_reason = "message store failed";
             SendError::Store(e)
         })
+    }
+
+    /// Keep an outbound application message for session `id` until its next
+    /// logon, when it is sent right after our Logon reply as a normal new message
+    /// (new MsgSeqNum, no PossDup), before anything else; used for the execution
+    /// reports a restarted node owed the session. If the session is logged on
+    /// now, it is sent at once. Past [`MAX_HELD_MESSAGES`] everything held is
+    /// stored at once instead (the counterparty gets it by ResendRequest). Held
+    /// messages are not in the store, so they do not raise its delivery mark:
+    /// after a crash they are owed again.
+    pub fn hold(
+        &mut self,
+        id: SessionId,
+        msg_type: &[u8],
+        body: Vec<u8>,
+        event_seq: u64,
+        now: u64,
+    ) {
+        let logged_on = self.is_logged_on(id);
+        let Some(sess) = self.sessions.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        sess.held.push_back((msg_type.to_vec(), body, event_seq));
+        if logged_on || sess.held.len() > MAX_HELD_MESSAGES {
+            let mut held = std::mem::take(&mut sess.held);
+            while let Some((t, body, ev)) = held.pop_front() {
+                if let Err(e) = self.send_event(id, &t, &body, ev, now) {
+                    // The session was disconnected by the store failure; what is
+                    // left is owed again after a restart.
+                    drop(e);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Messages held for session `id`'s next logon.
+    pub fn held(&self, id: SessionId) -> usize {
+        self.sessions
+            .get(id)
+            .and_then(Option::as_ref)
+            .map_or(0, |s| s.held.len())
+    }
+
+    /// The node's sender has handed over every engine event up to `event_seq`:
+    /// raise the delivery mark of every session here that holds nothing (a
+    /// session with held messages keeps its mark until they are stored).
+    pub fn delivered_through(&mut self, event_seq: u64) {
+        for s in self.sessions.iter_mut().flatten() {
+            if s.held.is_empty() {
+                s.store.raise_delivered(event_seq);
+            }
+        }
+    }
+
+    /// The delivery mark of session `id`'s store.
+    pub fn delivered(&self, id: SessionId) -> Option<u64> {
+        self.sessions.get(id)?.as_ref()?.store.delivered()
     }
 
     /// Hand buffered store writes to the kernel (call once per poll iteration).

@@ -1210,3 +1210,51 @@ fn logon_with_bad_sending_time_is_rejected_and_logged_out() {
     assert!(!t.a.is_logged_on(0));
     assert!(t.a.app().logons.is_empty());
 }
+
+#[test]
+fn held_messages_follow_the_logon_as_new_messages_before_new_traffic() {
+    let mut t = T::new();
+    t.a.hold(0, b"8", b"37=OWED1\x01".to_vec(), 10, T0);
+    t.a.hold(0, b"8", b"37=OWED2\x01".to_vec(), 12, T0);
+    // Live traffic while messages are held waits behind them.
+    t.a.send_event(0, b"8", b"37=LIVE\x01", 15, T0).unwrap();
+    assert_eq!(t.a.held(0), 3);
+    // Held messages are not stored: the delivery mark stays; a "through"
+    // announcement does not move it either while anything is held.
+    t.a.delivered_through(20);
+    assert_eq!(t.a.delivered(0), None);
+    assert_eq!(t.a.delivered(1), Some(20));
+    let c = t.a.open(T0);
+    let r = t.feed(c, &logon(1, T0), T0);
+    assert_eq!(types(&r), ["A", "8", "8", "8"]);
+    let r = &r[1..];
+    let ids: Vec<_> = r.iter().map(|m| m.get(37).unwrap().to_string()).collect();
+    assert_eq!(ids, ["OWED1", "OWED2", "LIVE"]);
+    for (k, m) in r.iter().enumerate() {
+        assert_eq!(
+            m.seq(),
+            2 + k as u64,
+            "new sequence numbers after the Logon (1)"
+        );
+        assert_eq!(m.get(43), None, "not PossDup");
+    }
+    assert_eq!(t.a.held(0), 0);
+    assert_eq!(t.a.delivered(0), Some(15));
+    // Now live traffic goes straight out.
+    t.a.send_event(0, b"8", b"37=NEXT\x01", 16, T0).unwrap();
+    let r = t.take(c);
+    assert_eq!((types(&r), r[0].seq()), (vec!["8"], 5));
+    t.a.delivered_through(30);
+    assert_eq!(t.a.delivered(0), Some(30));
+}
+
+#[test]
+fn hold_while_logged_on_sends_at_once() {
+    let mut t = T::new();
+    let c = t.logged_on();
+    t.a.hold(0, b"8", b"37=X\x01".to_vec(), 3, T0);
+    let r = t.take(c);
+    assert_eq!(types(&r), ["8"]);
+    assert_eq!(t.a.held(0), 0);
+    assert_eq!(t.a.delivered(0), Some(3));
+}
