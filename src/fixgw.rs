@@ -17,13 +17,14 @@ use gateway::fix::codec::{Encoder, Message as FixMessage};
 use gateway::fix::config::{PasswordHash, RateLimit, SessionConfig, Settings, ThrottleAction};
 use gateway::fix::events::{EventBytes, event_bytes};
 use gateway::fix::net::{Gateway, GatewayConfig, GatewayHandle, SendError};
-use gateway::fix::session::{Application, Delivery, Reply, SessionId};
-use gateway::fix::store::read_delivered;
+use gateway::fix::session::{Application, Delivery, Reply, SeqState, SessionId};
+use gateway::fix::store::{FileStore, read_delivered};
 
 use crate::config::{Config, ThrottleActionConfig};
 use crate::node::stages::EventOut;
 use crate::node::{DataDir, InboundProducer, Node, now_ns};
 use crate::run::log;
+use crate::session_ledger::{PROMOTION_OUT_MARGIN, SessionLedger, SessionSeed};
 
 /// Test hook (crash tests only; unset in normal use): when this environment
 /// variable holds a number N, the sender stage hands N events to the gateway and
@@ -205,6 +206,7 @@ impl FixFront {
             contexts: Arc::clone(&contexts),
             enc: Encoder::new(b"FIX.4.4"),
             body: Vec::with_capacity(512),
+            ledger_next_in: vec![0; contexts.len()],
         })
         .map_err(|e| format!("FIX gateway on {listen}: {e}"))?;
         let _ = self.handle.set(gw.handle());
@@ -235,9 +237,42 @@ struct NodeApp {
     contexts: Arc<Vec<SessionContext>>,
     enc: Encoder,
     body: Vec<u8>,
+    /// Per session: the inbound MsgSeqNum the journaled stream implies next
+    /// (what [`SessionLedger`] derives), 0 = unknown. A command whose MsgSeqNum
+    /// differs is preceded by a `SeqSync`, so the derivation is exact at every
+    /// journaled command.
+    ledger_next_in: Vec<u64>,
 }
 
 impl NodeApp {
+    /// Journals the session's numbers (`SessionEvent` kind `SeqSync`); 0 = not
+    /// reported. False when the ring is full.
+    fn publish_seq_sync(
+        &mut self,
+        session: SessionId,
+        next_in: u64,
+        seqs: Option<SeqState>,
+    ) -> bool {
+        let Some(ctx) = self.contexts.get(session) else {
+            return true;
+        };
+        let ev = Message::SessionEvent(SessionEvent {
+            kind: SessionEventKind::SeqSync,
+            account: ctx.account,
+            cancel_on_disconnect: false,
+            next_in,
+            next_out: seqs.map_or(0, |s| s.next_out),
+            out_mark: seqs.map_or(0, |s| s.out_mark),
+        });
+        if self.producer.try_publish(ctx.session, &ev).is_err() {
+            return false;
+        }
+        if let Some(m) = self.ledger_next_in.get_mut(session) {
+            *m = next_in;
+        }
+        true
+    }
+
     fn session_event(&mut self, session: SessionId, kind: SessionEventKind, cancel: bool) {
         let Some(ctx) = self.contexts.get(session) else {
             return;
@@ -246,6 +281,9 @@ impl NodeApp {
             kind,
             account: ctx.account,
             cancel_on_disconnect: cancel,
+            next_in: 0,
+            next_out: 0,
+            out_mark: 0,
         });
         // Cancel-on-disconnect must not be lost to a momentarily full ring.
         if let Err(e) = self
@@ -278,13 +316,28 @@ impl Application for NodeApp {
             };
         };
         match app::decode_command(msg, &ctx, &self.instruments) {
-            Ok(Some(cmd)) => match self.producer.try_publish(ctx.session, &cmd) {
-                Ok(_) => Delivery::Accepted,
-                Err(_) => Delivery::BusinessReject {
-                    reason: 4,
-                    text: RING_FULL_TEXT,
-                },
-            },
+            Ok(Some(cmd)) => {
+                let seq = msg.seq_num().unwrap_or(0);
+                let known = self.ledger_next_in.get(session).copied().unwrap_or(0);
+                if seq != 0 && seq != known && !self.publish_seq_sync(session, seq, None) {
+                    return Delivery::BusinessReject {
+                        reason: 4,
+                        text: RING_FULL_TEXT,
+                    };
+                }
+                match self.producer.try_publish(ctx.session, &cmd) {
+                    Ok(_) => {
+                        if let Some(m) = self.ledger_next_in.get_mut(session) {
+                            *m = if seq == 0 { 0 } else { seq + 1 };
+                        }
+                        Delivery::Accepted
+                    }
+                    Err(_) => Delivery::BusinessReject {
+                        reason: 4,
+                        text: RING_FULL_TEXT,
+                    },
+                }
+            }
             Ok(None) => Delivery::BusinessReject {
                 reason: 3,
                 text: "Unsupported message type",
@@ -307,6 +360,10 @@ impl Application for NodeApp {
                 Delivery::Accepted
             }
         }
+    }
+
+    fn on_seq_change(&mut self, session: SessionId, seqs: SeqState) -> bool {
+        self.publish_seq_sync(session, seqs.next_in, Some(seqs))
     }
 
     fn on_session_down(&mut self, session: SessionId, cfg: &SessionConfig, reason: &str) {
@@ -388,20 +445,44 @@ impl EventOut for FixSender {
     }
 }
 
-/// Seeds the FIX session stores of a promoted secondary (whose `<data_dir>/fix`
-/// stores are empty or stale: FIX traffic is not replicated) from the journaled
-/// stream up to `last_seq`, before its gateway opens, so that counterparties
-/// resume with the right MsgSeqNums.
-///
-/// STUB: the derivation is being built by the "fixseq" work (session ledger);
-/// until it lands this does nothing, so a promoted node's sessions start from
-/// whatever its own stores hold (1/1 on a fresh secondary) and initiators must
-/// log on with ResetSeqNumFlag or their numbers are refused. This is the one
-/// call site `ringex promote` uses (src/run.rs `promote`).
+/// Seeds the FIX session stores of a node that takes over as primary (a
+/// promoted secondary, whose `<data_dir>/fix` stores are empty or stale: FIX
+/// traffic is not replicated) with the sequence numbers derived from its
+/// journal, so market makers reconnect with their own continuing numbers:
+/// replays the journal in `dirs.journal` up to `last_seq` (`u64::MAX`: all of
+/// it) through a [`SessionLedger`] and writes each
+/// reported session's store under `dirs.fix` (inbound as derived, outbound
+/// derived + [`PROMOTION_OUT_MARGIN`]). Call after the node has applied
+/// everything it received and before the FIX gateway opens. Sessions the
+/// journal never reported keep their store as it is. Returns what was written.
 pub fn seed_sessions_for_promotion(
-    _cfg: &Config,
-    _dirs: &crate::node::DataDir,
-    _last_seq: u64,
-) -> Result<(), String> {
-    Ok(())
+    cfg: &Config,
+    dirs: &DataDir,
+    last_seq: u64,
+) -> Result<Vec<SessionSeed>, String> {
+    let sessions = session_configs(cfg)?;
+    let (ledger, last, out_seq) = SessionLedger::replay_journal(
+        &dirs.journal,
+        crate::node::logic_config(cfg),
+        sessions.len(),
+        last_seq,
+    )?;
+    let seeds = ledger.seeds(PROMOTION_OUT_MARGIN);
+    for seed in &seeds {
+        let Some(sc) = sessions.get(seed.index) else {
+            continue;
+        };
+        FileStore::seed(
+            &dirs.fix.join(sc.store_name()),
+            seed.next_out,
+            seed.next_in,
+            Some(out_seq),
+        )
+        .map_err(|e| e.to_string())?;
+        log(&format!(
+            "session {} seeded from the journal (through seq {last}): next inbound {}, next outbound {}",
+            sc.their_comp_id, seed.next_in, seed.next_out
+        ));
+    }
+    Ok(seeds)
 }

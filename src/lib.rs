@@ -13,3 +13,4 @@ pub mod fixgw;
 pub mod journal_tools;
 pub mod node;
 pub mod run;
+pub mod session_ledger;

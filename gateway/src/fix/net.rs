@@ -555,6 +555,9 @@ impl Worker {
                 acc.on_timer(now);
                 last_tick = now;
             }
+            // Sequence numbers the session layer moved go into the journal
+            // before the messages that moved them reach the wire.
+            acc.report_seq_changes();
             // Stores first: a message on the wire is always in its store (and
             // its delivery mark), so a restart never sends a report twice nor
             // reuses a sequence number the counterparty has seen.

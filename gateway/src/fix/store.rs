@@ -354,6 +354,30 @@ impl FileStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Give the session in `dir` (created if needed) the sequence numbers a node
+    /// derived elsewhere (a promoted secondary, from the replicated stream):
+    /// every stored message is forgotten (they belong to another node's history,
+    /// so a resend over them is answered with a gap fill) and the two numbers
+    /// are written; the delivery mark is raised to `delivered` (the events up to
+    /// there were the old primary's to send). Call before the gateway opens the
+    /// store.
+    pub fn seed(
+        dir: &Path,
+        next_sender: u64,
+        next_target: u64,
+        delivered: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut s = Self::open(dir)?;
+        let path = dir.join("messages");
+        s.reset().map_err(at(&path))?;
+        s.set_next_sender_seq(next_sender.max(1));
+        s.set_next_target_seq(next_target.max(1));
+        if let Some(d) = delivered {
+            s.raise_delivered(d);
+        }
+        s.flush().map_err(at(&dir.join("seqnums")))
+    }
 }
 
 impl MessageStore for FileStore {
@@ -462,13 +486,16 @@ impl MessageStore for FileStore {
     fn flush(&mut self) -> io::Result<()> {
         self.msgs.flush()?;
         if self.seq_dirty {
-            let text = format!(
-                "{:>w$} {:>w$}\n",
-                self.next_sender,
-                self.next_target,
-                w = SEQ_WIDTH
-            );
-            self.seq_file.write_all_at(text.as_bytes(), 0)?;
+            // "<sender> <target>\n", each right-aligned in SEQ_WIDTH, formatted
+            // on the stack (this runs once per poll iteration).
+            let mut text = [b' '; 2 * SEQ_WIDTH + 2];
+            let mut tmp = [0u8; 20];
+            let d = super::codec::fmt_u64(self.next_sender, &mut tmp);
+            text[SEQ_WIDTH - d.len()..SEQ_WIDTH].copy_from_slice(d);
+            let d = super::codec::fmt_u64(self.next_target, &mut tmp);
+            text[2 * SEQ_WIDTH + 1 - d.len()..2 * SEQ_WIDTH + 1].copy_from_slice(d);
+            text[2 * SEQ_WIDTH + 1] = b'\n';
+            self.seq_file.write_all_at(&text, 0)?;
             self.seq_dirty = false;
         }
         // After the messages: the file never claims more than they hold.
@@ -577,6 +604,39 @@ mod tests {
         assert_eq!(collect(&mut s, 1, 100).len(), 1);
         s.append(msg(6, b"11=c\x01")).unwrap();
         assert_eq!(collect(&mut s, 6, 6)[0].2, b"11=c\x01".to_vec());
+    }
+
+    #[test]
+    fn seed_replaces_numbers_and_forgets_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        // A store that never existed.
+        let fresh = dir.path().join("new");
+        FileStore::seed(&fresh, 1040, 17, None).unwrap();
+        let s = FileStore::open(&fresh).unwrap();
+        assert_eq!((s.next_sender_seq(), s.next_target_seq()), (1040, 17));
+        assert_eq!(s.delivered(), None);
+        // A stale store with messages from another history: numbers replaced,
+        // even lower ones, and no stored message survives to be resent.
+        let old = dir.path().join("old");
+        {
+            let mut s = FileStore::open(&old).unwrap();
+            s.append(msg(1, b"11=a\x01")).unwrap();
+            s.append(msg(2000, b"11=b\x01")).unwrap();
+            s.set_next_sender_seq(2001);
+            s.set_next_target_seq(900);
+            s.flush().unwrap();
+        }
+        FileStore::seed(&old, 50, 60, Some(300)).unwrap();
+        let mut s = FileStore::open(&old).unwrap();
+        assert_eq!((s.next_sender_seq(), s.next_target_seq()), (50, 60));
+        assert!(collect(&mut s, 1, u64::MAX).is_empty());
+        assert_eq!(s.delivered(), Some(300));
+        drop(s);
+        assert_eq!(read_delivered(&old).unwrap(), Some(300));
+        // Zero is not a sequence number.
+        FileStore::seed(&old, 0, 0, None).unwrap();
+        let s = FileStore::open(&old).unwrap();
+        assert_eq!((s.next_sender_seq(), s.next_target_seq()), (1, 1));
     }
 
     #[test]

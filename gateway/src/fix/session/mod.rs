@@ -72,6 +72,32 @@ pub trait Application {
     /// `cfg.cancel_on_disconnect` says whether its orders must now be cancelled:
     /// this is the cancel-on-disconnect hook.
     fn on_session_down(&mut self, _session: SessionId, _cfg: &SessionConfig, _reason: &str) {}
+
+    /// The session layer itself moved the session's sequence numbers (logon,
+    /// heartbeats, test requests, session rejects, business rejects, replies the
+    /// application sent with [`Reply::send`], resets, inbound session-level
+    /// messages): called from [`Acceptor::report_seq_changes`] with the numbers
+    /// now, so the node can journal them (a promoted secondary derives the
+    /// session state from the journal). Not called for the two changes the
+    /// application can count itself: an application message it accepted, and an
+    /// engine event sent with [`Acceptor::send_event`] (`event_seq` != 0).
+    /// Return `false` to be called again next time (e.g. the inbound ring was
+    /// full).
+    fn on_seq_change(&mut self, _session: SessionId, _seqs: SeqState) -> bool {
+        true
+    }
+}
+
+/// A session's sequence numbers as reported to [`Application::on_seq_change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqState {
+    /// MsgSeqNum expected on the next inbound message.
+    pub next_in: u64,
+    /// MsgSeqNum of the next outbound message.
+    pub next_out: u64,
+    /// `event_seq` of the last engine event sent with [`Acceptor::send_event`]
+    /// (0 = none since this acceptor started).
+    pub out_mark: u64,
 }
 
 /// Every configured session, and which gateway thread owns it.
@@ -210,6 +236,12 @@ struct SessionState {
     resend_until: Option<u64>,
     /// Messages received ahead of a gap, by MsgSeqNum.
     queue: BTreeMap<u64, Vec<u8>>,
+    /// `event_seq` of the last engine event sent with [`Acceptor::send_event`]
+    /// (0 = none since this acceptor started), reported in [`SeqState::out_mark`].
+    out_mark: u64,
+    /// The session layer moved a sequence number since the last
+    /// [`Application::on_seq_change`] report.
+    seq_dirty: bool,
     /// Outbound application messages held until the next logon (see
     /// [`Acceptor::hold`]): (MsgType, body, engine event sequence).
     held: VecDeque<(Vec<u8>, Vec<u8>, u64)>,
@@ -233,6 +265,7 @@ impl Reply<'_> {
     /// after the standard header as `tag=value\x01` bytes. It gets the next
     /// MsgSeqNum and is kept in the store for resends.
     pub fn send(&mut self, msg_type: &[u8], body: &[u8]) {
+        self.sess.seq_dirty = true;
         if self.error.is_none()
             && let Err(e) = send_app(&mut self.out, self.sess, msg_type, body)
         {
@@ -304,6 +337,7 @@ fn send_admin(
     header(out.enc, &sess.cfg, t, seq, out.now, None);
     body(out.enc);
     sess.store.set_next_sender_seq(seq + 1);
+    sess.seq_dirty = true;
     out.enc.finish();
     push_encoded(out);
 }
@@ -455,6 +489,8 @@ impl<A: Application> Acceptor<A> {
                         conn: None,
                         resend_until: None,
                         queue: BTreeMap::new(),
+                        out_mark: 0,
+                        seq_dirty: false,
                         held: VecDeque::new(),
                     }));
                 }
@@ -837,6 +873,7 @@ impl<A: Application> Acceptor<A> {
         sess.conn = Some(cid);
         sess.queue.clear();
         sess.resend_until = None;
+        sess.seq_dirty = true;
         conn.session = Some(sid);
         conn.phase = Phase::Active;
         conn.heartbeat_ns = hb.saturating_mul(1_000_000_000);
@@ -1074,11 +1111,41 @@ impl<A: Application> Acceptor<A> {
             settings,
             now,
         };
-        send_app_event(&mut out, sess, msg_type, body, event_seq).map_err(|e| {
+        let r = send_app_event(&mut out, sess, msg_type, body, event_seq).map_err(|e| {
             out.conn.disposition = Disposition::CloseNow;
             out.conn.close_reason = "message store failed";
             SendError::Store(e)
-        })
+        });
+        if r.is_ok() {
+            if event_seq != 0 {
+                sess.out_mark = event_seq;
+            } else {
+                // Not an engine event: the journal cannot count it.
+                sess.seq_dirty = true;
+            }
+        }
+        r
+    }
+
+    /// Report every session whose numbers the session layer moved since its last
+    /// report to [`Application::on_seq_change`] (call once per poll iteration,
+    /// before the iteration's output is written to the sockets).
+    pub fn report_seq_changes(&mut self) {
+        let Self { sessions, app, .. } = self;
+        for (id, s) in sessions.iter_mut().enumerate() {
+            let Some(s) = s.as_mut() else { continue };
+            if !s.seq_dirty {
+                continue;
+            }
+            let seqs = SeqState {
+                next_in: s.store.next_target_seq(),
+                next_out: s.store.next_sender_seq(),
+                out_mark: s.out_mark,
+            };
+            if app.on_seq_change(id, seqs) {
+                s.seq_dirty = false;
+            }
+        }
     }
 
     /// Keep an outbound application message for session `id` until its next
@@ -1215,7 +1282,9 @@ fn send_resend_request(out: &mut Out<'_>, sess: &mut SessionState, begin: u64, s
     sess.resend_until = Some(seen);
 }
 
-/// Everything after Logon: header checks, sequence numbers, dispatch.
+/// Everything after Logon; marks the session's numbers for a report when the
+/// inbound number moved for anything but an application message the
+/// application accepted.
 fn process_active<A: Application>(
     out: &mut Out<'_>,
     sess: &mut SessionState,
@@ -1224,13 +1293,30 @@ fn process_active<A: Application>(
     msg: &Message<'_>,
     validator: fn(&Message<'_>) -> Result<(), SessionReject>,
 ) {
+    let before = sess.store.next_target_seq();
+    let taken = process_active_inner(out, sess, app, sid, msg, validator);
+    if !taken && sess.store.next_target_seq() != before {
+        sess.seq_dirty = true;
+    }
+}
+
+/// Header checks, sequence numbers, dispatch. True when an application message
+/// was delivered and accepted.
+fn process_active_inner<A: Application>(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    app: &mut A,
+    sid: SessionId,
+    msg: &Message<'_>,
+    validator: fn(&Message<'_>) -> Result<(), SessionReject>,
+) -> bool {
     let t = msg.msg_type();
     let expected = sess.store.next_target_seq();
     let seq = msg.seq_num().ok();
 
     if msg.begin_string() != out.settings.begin_string.as_bytes() {
         logout_and_close(out, sess, "Incorrect BeginString", "incorrect BeginString");
-        return;
+        return false;
     }
     if msg.get(tags::SENDER_COMP_ID) != Some(sess.cfg.their_comp_id.as_bytes())
         || msg.get(tags::TARGET_COMP_ID) != Some(sess.cfg.our_comp_id.as_bytes())
@@ -1246,7 +1332,7 @@ fn process_active<A: Application>(
             reject(SessionRejectReason::CompIdProblem, None, "CompID problem"),
         );
         logout_and_close(out, sess, "CompID problem", "CompID problem");
-        return;
+        return false;
     }
     let Some(seq) = seq else {
         logout_and_close(
@@ -1255,7 +1341,7 @@ fn process_active<A: Application>(
             "MsgSeqNum(34) missing or malformed",
             "MsgSeqNum missing",
         );
-        return;
+        return false;
     };
     let sending_time = match msg.get_timestamp(tags::SENDING_TIME) {
         Ok(Some(st)) => st,
@@ -1272,7 +1358,7 @@ fn process_active<A: Application>(
                 sess.store.set_next_target_seq(expected + 1);
             }
             send_reject(out, sess, Some(seq), Some(t), r);
-            return;
+            return false;
         }
     };
     if sending_time.abs_diff(out.now) > out.settings.sending_time_tolerance_ns {
@@ -1291,7 +1377,7 @@ fn process_active<A: Application>(
             ),
         );
         initiate_logout(out, sess, "SendingTime accuracy problem");
-        return;
+        return false;
     }
     let poss_dup = matches!(msg.get_bool(tags::POSS_DUP_FLAG), Ok(Some(true)));
     let gap_fill = matches!(msg.get_bool(tags::GAP_FILL_FLAG), Ok(Some(true)));
@@ -1307,18 +1393,18 @@ fn process_active<A: Application>(
             }
             _ => logout_and_close(out, sess, "", "logout"),
         }
-        return;
+        return false;
     }
     if t == b"4" && !gap_fill {
         sequence_reset(out, sess, msg, seq, t, false);
-        return;
+        return false;
     }
     // Logon with ResetSeqNumFlag=Y during the session: both sides start again at 1.
     if t == b"A" && matches!(msg.get_bool(tags::RESET_SEQ_NUM_FLAG), Ok(Some(true))) {
         if sess.store.reset().is_err() {
             out.conn.disposition = Disposition::CloseNow;
             out.conn.close_reason = "message store failed";
-            return;
+            return false;
         }
         sess.queue.clear();
         sess.resend_until = None;
@@ -1333,7 +1419,7 @@ fn process_active<A: Application>(
         } else {
             sess.store.set_next_target_seq(2);
         }
-        return;
+        return false;
     }
 
     if seq > expected {
@@ -1346,10 +1432,10 @@ fn process_active<A: Application>(
                 Some(until) if until >= expected => sess.resend_until = Some(until.max(seq)),
                 _ => send_resend_request(out, sess, expected, seq),
             }
-            return;
+            return false;
         }
         queue_ahead(out, sess, seq, msg.as_bytes(), expected);
-        return;
+        return false;
     }
 
     // OrigSendingTime rules for possible duplicates (SequenceReset exempt).
@@ -1376,7 +1462,7 @@ fn process_active<A: Application>(
         if !poss_dup {
             let text = format!("MsgSeqNum too low, expecting {expected} but received {seq}");
             logout_and_close(out, sess, &text, "MsgSeqNum too low");
-            return;
+            return false;
         }
         if let Some(r) = orig_problem {
             send_reject(out, sess, Some(seq), Some(t), r);
@@ -1385,7 +1471,7 @@ fn process_active<A: Application>(
             }
         }
         // A duplicate we already processed: ignore.
-        return;
+        return false;
     }
 
     // seq == expected from here on.
@@ -1395,7 +1481,7 @@ fn process_active<A: Application>(
         if r.reason == SessionRejectReason::SendingTimeAccuracy {
             initiate_logout(out, sess, r.text);
         }
-        return;
+        return false;
     }
 
     if let Some(limit) = sess.cfg.rate_limit
@@ -1428,14 +1514,14 @@ fn process_active<A: Application>(
                     );
                 }
             }
-            return;
+            return false;
         }
     }
 
     if let Err(r) = validator(msg) {
         sess.store.set_next_target_seq(expected + 1);
         send_reject(out, sess, Some(seq), Some(t), r);
-        return;
+        return false;
     }
 
     // Gap fill done?
@@ -1493,7 +1579,7 @@ fn process_active<A: Application>(
             if let Some(_e) = error {
                 out.conn.disposition = Disposition::CloseNow;
                 out.conn.close_reason = "message store failed";
-                return;
+                return false;
             }
             if let Delivery::BusinessReject { reason, text } = verdict {
                 send_admin(out, sess, b"j", |e| {
@@ -1502,9 +1588,12 @@ fn process_active<A: Application>(
                         .field_u64(tags::BUSINESS_REJECT_REASON, u64::from(reason))
                         .field(tags::TEXT, text.as_bytes());
                 });
+                return false;
             }
+            return true;
         }
     }
+    false
 }
 
 /// Resend what a ResendRequest asks for, or Reject it when 7/16 are bad.
