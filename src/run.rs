@@ -255,7 +255,15 @@ fn promote(
             "MISMATCHED at a checkpoint (see above)"
         }
     ));
-    crate::fixgw::seed_sessions_for_promotion(cfg, dirs, last)?;
+    let seeds = crate::fixgw::seed_sessions_for_promotion(cfg, dirs, last)?;
+    for sd in &seeds {
+        if let Some(sc) = cfg.fix.sessions.get(sd.index) {
+            log(&format!(
+                "promote: FIX session {} seeded from the journal: next inbound {}, next outbound {}",
+                sc.comp_id, sd.next_in, sd.next_out
+            ));
+        }
+    }
     let gw = open_gateway(cfg, fix, node)?;
     log(&format!(
         "promoted: now the primary (no secondary), continuing from seq {}",

@@ -461,6 +461,7 @@ fn promote_hands_the_venue_to_the_secondary() {
     let fill = own_er(&mut f, "bid1", Duration::from_secs(10));
     assert_eq!(fill.req(150), "F");
     let next_seq = f.seq;
+    let last_in = f.last_in;
 
     // The primary dies; the operator promotes the secondary.
     pri.kill9();
@@ -482,6 +483,8 @@ fn promote_hands_the_venue_to_the_secondary() {
     // leaves 0.75) and can be cancelled; new orders trade.
     drop(f);
     let mut f = Fix::logon(addr, "MM1", "mm1-secret", next_seq);
+    // The promoted node's session numbers continue (seeded from the journal).
+    assert!(f.logon_in > last_in, "{} <= {last_in}", f.logon_in);
     // Let session-level recovery (a ResendRequest, answered by the helper with a
     // gap fill) settle before the first application message.
     let _ = f.recv(Duration::from_millis(500));
