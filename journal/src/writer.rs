@@ -114,7 +114,7 @@ impl Journal {
         }
         let mut report = recovery::report(&scan, cfg.first_seq);
         let mut dir_changed = false;
-        if let Some(p) = scan.blank_spare.take() {
+        for p in std::mem::take(&mut scan.blank_spares) {
             std::fs::remove_file(&p).map_err(|e| Error::io("remove blank spare", &p, e))?;
             report.removed_blank_spare = true;
             dir_changed = true;

@@ -428,3 +428,31 @@ fn repair_refuses_while_a_writer_holds_the_journal() {
         }
     }
 }
+
+#[test]
+fn second_spare_must_be_blank() {
+    let dir = tempfile::tempdir().unwrap();
+    let segs = build(dir.path(), 300);
+    let ahead = dir.path().join(format::SPARE_AHEAD_NAME);
+    // Left blank by a crash or a close: removed on open.
+    std::fs::write(&ahead, vec![0u8; 4096]).unwrap();
+    let (j, rep) = open(dir.path()).unwrap();
+    assert!(rep.removed_blank_spare);
+    assert_eq!(rep.last_seq, Some(300));
+    j.close().unwrap();
+    // Holding anything: damage (the writer never writes it), also for verify and
+    // a tail-only repair; --cut-damage moves it to quarantine.
+    std::fs::copy(&segs[0], &ahead).unwrap();
+    expect_corrupt(open(dir.path()), &ahead, 0);
+    expect_corrupt(journal::verify(dir.path()), &ahead, 0);
+    expect_corrupt(
+        journal::repair_with(dir.path(), tail_only(false)),
+        &ahead,
+        0,
+    );
+    let rep = journal::repair(dir.path()).unwrap();
+    assert_eq!((rep.cut, rep.quarantined), (None, vec![ahead.clone()]));
+    assert!(!ahead.exists());
+    let (_j, r) = open(dir.path()).unwrap();
+    assert_eq!(r.last_seq, Some(300));
+}
