@@ -255,15 +255,8 @@ fn promote(
             "MISMATCHED at a checkpoint (see above)"
         }
     ));
-    let seeds = crate::fixgw::seed_sessions_for_promotion(cfg, dirs, last)?;
-    for sd in &seeds {
-        if let Some(sc) = cfg.fix.sessions.get(sd.index) {
-            log(&format!(
-                "promote: FIX session {} seeded from the journal: next inbound {}, next outbound {}",
-                sc.comp_id, sd.next_in, sd.next_out
-            ));
-        }
-    }
+    // Logs one line per seeded session.
+    crate::fixgw::seed_sessions_for_promotion(cfg, dirs, last)?;
     let gw = open_gateway(cfg, fix, node)?;
     log(&format!(
         "promoted: now the primary (no secondary), continuing from seq {}",
