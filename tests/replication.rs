@@ -564,3 +564,24 @@ fn degraded_primary_goes_on_alone_and_a_late_secondary_catches_up_from_its_journ
     assert!(status.contains(", in sync;"), "{status}");
     pair.assert_identical();
 }
+
+#[test]
+fn a_role_without_its_peer_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &[]);
+    let data = dir.path().join("d");
+    let (code, _, err) = ringex(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--role",
+        "secondary",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("replication.peer"), "{err}");
+    assert!(!data.exists(), "the data directory was created");
+    let (code, _, err) = ringex(&["promote", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+}
