@@ -35,7 +35,7 @@ pub const TEST_STALL_ENV: &str = "RINGEX_TEST_SENDER_STALL_AFTER";
 
 /// How often the sender tells the gateway threads which events it has handed
 /// over (so idle sessions' delivery marks keep up).
-const THROUGH_EVERY: Duration = Duration::from_millis(20);
+const THROUGH_EVERY: Duration = Duration::from_millis(100);
 
 /// Text of the BusinessMessageReject sent when the inbound ring is full.
 pub const RING_FULL_TEXT: &str =

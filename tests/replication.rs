@@ -480,8 +480,19 @@ fn promote_hands_the_venue_to_the_secondary() {
 
     // MM1 reconnects to the new primary: its order is there (same OrderID,
     // leaves 0.75) and can be cancelled; new orders trade.
+    let last_in = f.last_in;
     drop(f);
     let mut f = Fix::logon(addr, "MM1", "mm1-secret", next_seq);
+    // Its sequence numbers were seeded from the replicated stream: accepted at
+    // its own next number, and the new primary's numbers are above what it has.
+    assert!(f.logon_in > last_in, "{} <= {last_in}", f.logon_in);
+    assert!(
+        sec.drain_log()
+            .iter()
+            .any(|l| l.contains("session MM1 seeded from the journal")),
+        "{:#?}",
+        sec.lines
+    );
     // Let session-level recovery (a ResendRequest, answered by the helper with a
     // gap fill) settle before the first application message.
     let _ = f.recv(Duration::from_millis(500));
@@ -505,6 +516,7 @@ fn promote_hands_the_venue_to_the_secondary() {
         own_er(&mut f, "bid2", Duration::from_secs(10)).req(150),
         "0"
     );
+    assert_eq!(f.resend_requests, 0, "inbound numbers derived exactly");
     f.logout();
     let (st, slog) = sec.terminate();
     assert!(st.success(), "{slog:#?}");
