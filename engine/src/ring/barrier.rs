@@ -100,7 +100,9 @@ mod tests {
         let journal = Arc::new(Sequence::new(5));
         let acked = Arc::new(AtomicI64::new(12));
         let gate = Arc::new(Gate::new(acked.clone(), 10));
-        let logic = ring.barrier(&[journal.clone()]).with_gate(gate.clone());
+        let logic = ring
+            .barrier(std::slice::from_ref(&journal))
+            .with_gate(gate.clone());
         assert!(logic.gate().is_some());
         assert_eq!(logic.available(0, 100), 2, "acked 12 is ring seq 2");
         acked.store(30, Ordering::Release);
