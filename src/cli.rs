@@ -20,7 +20,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a primary node: FIX gateway, journal, business logic, until SIGINT/SIGTERM.
+    /// Run a node until SIGINT/SIGTERM: FIX gateway, journal, business logic;
+    /// as a replication primary or secondary with `--role` (or `[replication]`).
+    ///
+    /// A pair: `ringex run --role secondary --primary P:PORT --repl-bind S:PORT`
+    /// and `ringex run --role primary --secondary S:PORT --repl-bind P:PORT`
+    /// (same epoch, instruments, accounts and sessions). The secondary opens no
+    /// FIX listener until `ringex promote --data-dir ITS_DIR`.
     Run {
         /// Configuration file (default: the built-in one, see `ringex config default`).
         #[arg(long)]
@@ -28,6 +34,37 @@ enum Cmd {
         /// Data directory (default: the configuration's `node.data_dir`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Replication role: standalone, primary or secondary (overrides `replication.role`).
+        #[arg(long)]
+        role: Option<crate::config::Role>,
+        /// For `--role secondary`: the primary's replication address HOST:PORT
+        /// (overrides `replication.peer`).
+        #[arg(long, conflicts_with = "secondary")]
+        primary: Option<std::net::SocketAddr>,
+        /// For `--role primary`: the secondary's replication address HOST:PORT
+        /// (overrides `replication.peer`).
+        #[arg(long)]
+        secondary: Option<std::net::SocketAddr>,
+        /// Local UDP address for replication (overrides `replication.bind`).
+        #[arg(long)]
+        repl_bind: Option<std::net::SocketAddr>,
+    },
+    /// Tell the secondary running on a data directory that its primary is gone:
+    /// it stops receiving, applies everything it received, seeds its FIX session
+    /// stores from the replicated stream, opens its FIX gateway and carries on as
+    /// the primary (same order ids and balances). Works through the control file
+    /// DATA_DIR/PROMOTE, so it runs on the secondary's machine. Exit 0 when the
+    /// node took the request, 1 when none did within the timeout.
+    Promote {
+        /// Configuration file (only for `node.data_dir` when --data-dir is absent).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The secondary's data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Seconds to wait for the node to take the request.
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
     },
     /// Start a node on the built-in configuration in a temporary directory, drive
     /// it with the FIX load generator, print a summary, clean up.
@@ -42,7 +79,7 @@ enum Cmd {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCmd),
-    /// Journal tools (read-only): inspect, verify, dump.
+    /// Journal tools: inspect, verify, dump (read-only); repair.
     #[command(subcommand)]
     Journal(JournalCmd),
     /// FIX 4.4 acceptor with the acceptance-suite echo application (acceptor
@@ -99,6 +136,22 @@ enum JournalCmd {
         #[arg(long)]
         limit: Option<u64>,
     },
+    /// Cut a torn tail (a partial last write) off the journal, saying what was
+    /// cut: segment, offset, bytes, reason. Damage before the tail is refused
+    /// unless --cut-damage. The node must be stopped. Exit 0: repaired or nothing
+    /// to repair; 1: --dry-run found something to cut; 2: unreadable, or held by
+    /// a running node; 3: damage before the tail, refused (nothing changed).
+    Repair {
+        /// Journal directory (or a node data directory).
+        dir: PathBuf,
+        /// Say what would be cut; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also cut at damage before the tail: every record after the first bad
+        /// one is discarded and later segments are moved to quarantine/.
+        #[arg(long)]
+        cut_damage: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -121,7 +174,29 @@ enum ConfigCmd {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { config, data_dir } => ExitCode::from(crate::run::run(config, data_dir)),
+        Cmd::Run {
+            config,
+            data_dir,
+            role,
+            primary,
+            secondary,
+            repl_bind,
+        } => ExitCode::from(crate::run::run(crate::run::RunOptions {
+            config,
+            data_dir,
+            role,
+            peer: primary.or(secondary),
+            repl_bind,
+        })),
+        Cmd::Promote {
+            config,
+            data_dir,
+            timeout_secs,
+        } => ExitCode::from(crate::run::request_promotion(
+            config,
+            data_dir,
+            std::time::Duration::from_secs(timeout_secs),
+        )),
         Cmd::Demo { secs, rate } => ExitCode::from(crate::demo::demo(secs, rate)),
         Cmd::Config(c) => config_cmd(c),
         Cmd::Journal(j) => journal_cmd(j),
@@ -171,6 +246,17 @@ fn journal_cmd(j: JournalCmd) -> ExitCode {
             }
         },
         JournalCmd::Verify { dir } => ExitCode::from(jt::verify(&dir, &mut out)),
+        JournalCmd::Repair {
+            dir,
+            dry_run,
+            cut_damage,
+        } => ExitCode::from(jt::repair(
+            &dir,
+            dry_run,
+            cut_damage,
+            &mut out,
+            &mut std::io::stderr().lock(),
+        )),
         JournalCmd::Dump { dir, from, limit } => match jt::dump(&dir, from, limit, &mut out) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {

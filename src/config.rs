@@ -80,6 +80,9 @@ pub struct Config {
     /// `[snapshot]`: business-logic snapshots.
     #[serde(default)]
     pub snapshot: SnapshotSection,
+    /// `[replication]`: the node's role in a primary/secondary pair.
+    #[serde(default)]
+    pub replication: ReplicationSection,
 }
 
 /// `[node]`.
@@ -236,6 +239,8 @@ pub struct PipelineSection {
     pub logic: StageConfig,
     /// Outbound (FIX sender) stage thread.
     pub sender: StageConfig,
+    /// Replication stage thread (role `primary` only).
+    pub replicate: StageConfig,
 }
 
 impl Default for PipelineSection {
@@ -246,6 +251,7 @@ impl Default for PipelineSection {
             journal: StageConfig::default(),
             logic: StageConfig::default(),
             sender: StageConfig::default(),
+            replicate: StageConfig::default(),
         }
     }
 }
@@ -342,6 +348,210 @@ impl Default for SnapshotSection {
             every_secs: 300,
             keep: 3,
         }
+    }
+}
+
+/// A node's part in replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// One node alone (no replication): the default.
+    Standalone,
+    /// Trades, and replicates every inbound message to `replication.peer` before
+    /// the business logic may process it.
+    Primary,
+    /// Receives the primary's stream from `replication.peer`, journals it and
+    /// applies it; no FIX gateway until `ringex promote`.
+    Secondary,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Standalone => "standalone",
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+        })
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "standalone" => Ok(Role::Standalone),
+            "primary" => Ok(Role::Primary),
+            "secondary" => Ok(Role::Secondary),
+            _ => Err(format!(
+                "unknown role {s:?} (expected standalone, primary or secondary)"
+            )),
+        }
+    }
+}
+
+/// What the primary does when the secondary stops acknowledging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyConfig {
+    /// Block the business logic until the secondary acknowledges.
+    Wait,
+    /// After `degrade_after_ms` without acknowledgement, continue alone (loudly).
+    Degrade,
+}
+
+/// How the replication threads wait when there is nothing to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdleConfig {
+    /// Spin (lowest latency, burns a core).
+    BusySpin,
+    /// Yield the core between polls.
+    Yield,
+    /// Yield for a while after activity, then sleep `idle_sleep_us` between polls.
+    Sleep,
+}
+
+/// `[replication]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationSection {
+    /// `standalone`, `primary` or `secondary`.
+    pub role: Role,
+    /// Local UDP address this node's replication socket binds.
+    pub bind: SocketAddr,
+    /// The other node's replication address (required for primary and secondary).
+    pub peer: Option<SocketAddr>,
+    /// Session id of the pair; both nodes must use the same (see the docs).
+    pub epoch: u64,
+    /// `wait` or `degrade`.
+    pub policy: PolicyConfig,
+    /// For `degrade`: milliseconds without acknowledgement before continuing alone.
+    pub degrade_after_ms: u64,
+    /// Records the primary keeps in memory for retransmission.
+    pub window: usize,
+    /// SO_SNDBUF, bytes.
+    pub send_buffer: usize,
+    /// SO_RCVBUF, bytes.
+    pub recv_buffer: usize,
+    /// Largest datagram, bytes.
+    pub max_datagram: usize,
+    /// Heartbeat interval when idle, milliseconds.
+    pub heartbeat_ms: u64,
+    /// The peer counts as gone after this long without a datagram, milliseconds.
+    pub peer_timeout_ms: u64,
+    /// Primary: resend from the acknowledged position after this long without progress.
+    pub retransmit_timeout_ms: u64,
+    /// Records the primary may have in flight beyond the secondary's position
+    /// while retransmitting or serving catch-up.
+    pub max_in_flight: u64,
+    /// Compare state hashes every this many sequences (0 = never).
+    pub checkpoint_every: u64,
+    /// How the replication threads wait: `busy-spin`, `yield` or `sleep`.
+    pub idle: IdleConfig,
+    /// For `idle = "sleep"`: microseconds per sleep.
+    pub idle_sleep_us: u64,
+    /// Secondary: a status line every this many seconds (0 = only on changes).
+    pub status_secs: u64,
+}
+
+impl Default for ReplicationSection {
+    fn default() -> Self {
+        ReplicationSection {
+            role: Role::Standalone,
+            bind: SocketAddr::from(([127, 0, 0, 1], 9879)),
+            peer: None,
+            epoch: 1,
+            policy: PolicyConfig::Wait,
+            degrade_after_ms: 1000,
+            window: 1 << 16,
+            send_buffer: 4 << 20,
+            recv_buffer: 4 << 20,
+            max_datagram: 1400,
+            heartbeat_ms: 10,
+            peer_timeout_ms: 1000,
+            retransmit_timeout_ms: 20,
+            max_in_flight: 4096,
+            checkpoint_every: 100_000,
+            idle: IdleConfig::Sleep,
+            idle_sleep_us: 50,
+            status_secs: 10,
+        }
+    }
+}
+
+impl ReplicationSection {
+    /// The replication crate's policy.
+    pub fn policy(&self) -> replication::Policy {
+        match self.policy {
+            PolicyConfig::Wait => replication::Policy::Wait,
+            PolicyConfig::Degrade => replication::Policy::Degrade {
+                after_ms: self.degrade_after_ms,
+            },
+        }
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        let k = |f: &str| format!("replication.{f}");
+        let e = |f: &str, p: &str| Err((k(f), p.to_string()));
+        if self.role != Role::Standalone && self.peer.is_none() {
+            return Err((
+                k("peer"),
+                format!(
+                    "required when role is {} (the other node's replication address; or --{})",
+                    self.role,
+                    if self.role == Role::Primary {
+                        "secondary"
+                    } else {
+                        "primary"
+                    }
+                ),
+            ));
+        }
+        if self.epoch == 0 {
+            return e("epoch", "must be greater than 0");
+        }
+        if self.policy == PolicyConfig::Degrade && self.degrade_after_ms == 0 {
+            return e("degrade_after_ms", "must be greater than 0");
+        }
+        if !(16..=(1 << 24)).contains(&self.window) {
+            return e("window", "must be between 16 and 16777216 records");
+        }
+        let min_dg = replication::wire::HEADER_LEN
+            + replication::wire::RECORD_OVERHEAD
+            + engine::msg::MAX_MESSAGE_LEN;
+        if !(min_dg..=replication::wire::MAX_UDP_PAYLOAD).contains(&self.max_datagram) {
+            return Err((
+                k("max_datagram"),
+                format!(
+                    "must be between {min_dg} (one largest message) and {} bytes",
+                    replication::wire::MAX_UDP_PAYLOAD
+                ),
+            ));
+        }
+        for (f, v) in [
+            ("send_buffer", self.send_buffer),
+            ("recv_buffer", self.recv_buffer),
+        ] {
+            if !(4096..=(1 << 30)).contains(&v) {
+                return e(f, "must be between 4096 bytes and 1 GiB");
+            }
+        }
+        if self.heartbeat_ms == 0 {
+            return e("heartbeat_ms", "must be greater than 0");
+        }
+        if self.peer_timeout_ms <= self.heartbeat_ms {
+            return e("peer_timeout_ms", "must be greater than heartbeat_ms");
+        }
+        if self.retransmit_timeout_ms == 0 {
+            return e("retransmit_timeout_ms", "must be greater than 0");
+        }
+        if self.max_in_flight == 0 {
+            return e("max_in_flight", "must be greater than 0");
+        }
+        if self.idle == IdleConfig::Sleep && !(1..=100_000).contains(&self.idle_sleep_us) {
+            return e("idle_sleep_us", "must be between 1 and 100000");
+        }
+        Ok(())
     }
 }
 
@@ -701,6 +911,7 @@ impl Config {
             ("journal", &p.journal),
             ("logic", &p.logic),
             ("sender", &p.sender),
+            ("replicate", &p.replicate),
         ] {
             st.wait
                 .parse::<WaitStrategy>()
@@ -749,6 +960,7 @@ impl Config {
         if self.snapshot.keep == 0 {
             return e("snapshot.keep".into(), "must be at least 1");
         }
+        self.replication.check()?;
         Ok(Resolved {
             instruments,
             deposits,

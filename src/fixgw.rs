@@ -8,20 +8,34 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use engine::msg::{Header, Message, SessionEvent, SessionEventKind};
 use engine::types::StpMode;
 use gateway::fix::app::{self, AppReject, Instruments, SessionContext};
 use gateway::fix::codec::{Encoder, Message as FixMessage};
 use gateway::fix::config::{PasswordHash, RateLimit, SessionConfig, Settings, ThrottleAction};
-use gateway::fix::net::{Gateway, GatewayConfig, GatewayHandle, Outbound, SendError};
-use gateway::fix::session::{Application, Delivery, Reply, SessionId};
+use gateway::fix::events::{EventBytes, event_bytes};
+use gateway::fix::net::{Gateway, GatewayConfig, GatewayHandle, SendError};
+use gateway::fix::session::{Application, Delivery, Reply, SeqState, SessionId};
+use gateway::fix::store::{FileStore, read_delivered};
 
 use crate::config::{Config, ThrottleActionConfig};
 use crate::node::stages::EventOut;
 use crate::node::{DataDir, InboundProducer, Node, now_ns};
 use crate::run::log;
+use crate::session_ledger::{PROMOTION_OUT_MARGIN, SessionLedger, SessionSeed};
+
+/// Test hook (crash tests only; unset in normal use): when this environment
+/// variable holds a number N, the sender stage hands N events to the gateway and
+/// then stops for good, so commands after that are journaled and processed but
+/// never answered — the state a `kill -9` leaves to recovery. `ringex run` logs
+/// a line when it is set.
+pub const TEST_STALL_ENV: &str = "RINGEX_TEST_SENDER_STALL_AFTER";
+
+/// How often the sender tells the gateway threads which events it has handed
+/// over (so idle sessions' delivery marks keep up).
+const THROUGH_EVERY: Duration = Duration::from_millis(100);
 
 /// Text of the BusinessMessageReject sent when the inbound ring is full.
 pub const RING_FULL_TEXT: &str =
@@ -63,6 +77,16 @@ pub fn session_configs(cfg: &Config) -> Result<Vec<SessionConfig>, String> {
         .collect()
 }
 
+/// Each engine session's delivery mark, read from its FIX store (index = engine
+/// session id; 0, admin, has none): what recovery must not send again.
+pub fn delivery_marks(cfg: &Config, dirs: &DataDir) -> Result<Vec<Option<u64>>, String> {
+    let mut marks = vec![None];
+    for s in session_configs(cfg)? {
+        marks.push(read_delivered(&dirs.fix.join(s.store_name())).map_err(|e| e.to_string())?);
+    }
+    Ok(marks)
+}
+
 /// The FIX reference data the configuration defines.
 pub fn instruments(cfg: &Config) -> Result<Instruments, String> {
     let list: Vec<app::InstrumentConfig> = cfg
@@ -87,6 +111,7 @@ pub struct FixFront {
     handle: Arc<OnceLock<GatewayHandle>>,
     /// Events that could not be handed to a session's thread.
     pub dropped: Arc<AtomicU64>,
+    stall_after: Option<u64>,
 }
 
 impl FixFront {
@@ -108,12 +133,28 @@ impl FixFront {
         gw_cfg.threads = cfg.fix.threads;
         gw_cfg.settings = Settings::default();
         gw_cfg.data_dir = Some(dirs.fix.clone());
+        let instruments = Arc::new(instruments(cfg)?);
+        gw_cfg.instruments = Some(Arc::clone(&instruments));
+        let stall_after = match std::env::var(TEST_STALL_ENV) {
+            Ok(v) => Some(
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("{TEST_STALL_ENV}={v:?}: not a number"))?,
+            ),
+            Err(_) => None,
+        };
+        if let Some(n) = stall_after {
+            log(&format!(
+                "TEST HOOK {TEST_STALL_ENV}: the sender stage stops after {n} events"
+            ));
+        }
         Ok(FixFront {
             gw_cfg,
-            instruments: Arc::new(instruments(cfg)?),
+            instruments,
             contexts: Arc::new(contexts),
             handle: Arc::new(OnceLock::new()),
             dropped: Arc::new(AtomicU64::new(0)),
+            stall_after,
         })
     }
 
@@ -121,14 +162,37 @@ impl FixFront {
     pub fn sender(&self) -> FixSender {
         FixSender {
             handle: Arc::clone(&self.handle),
-            instruments: Arc::clone(&self.instruments),
-            enc: Encoder::new(b"FIX.4.4"),
+            buf: [0; engine::msg::MAX_MESSAGE_LEN],
             dropped: Arc::clone(&self.dropped),
+            last_event: 0,
+            through_sent: 0,
+            through_at: Instant::now(),
+            handed: 0,
+            stall_after: self.stall_after,
         }
     }
 
-    /// Opens the listener and the gateway threads, publishing into `node`.
-    pub fn start(self, node: &Node) -> Result<Gateway, String> {
+    /// Opens the listener and the gateway threads, publishing into `node`. The
+    /// events recovery found owed ([`Node::owed`]) are held for each session's
+    /// next logon.
+    pub fn start(mut self, node: &Node) -> Result<Gateway, String> {
+        self.gw_cfg.held_events = node
+            .owed
+            .iter()
+            .filter_map(|slot| {
+                let (h, _) = engine::msg::decode(slot.msg()).ok()?;
+                let session = (h.session as usize).checked_sub(1)?;
+                Some((session, event_bytes(slot.msg())))
+            })
+            .collect();
+        // Everything the logic emitted so far was handed to the sender or is
+        // owed (held above); on a promoted secondary, the events it kept back
+        // were the old primary's to send.
+        self.gw_cfg.delivered_through = Some(
+            node.recovery
+                .out_seq
+                .max(node.out_seq.load(Ordering::Acquire)),
+        );
         let producer = Mutex::new(node.producer());
         let instruments = Arc::clone(&self.instruments);
         let contexts = Arc::clone(&self.contexts);
@@ -142,6 +206,7 @@ impl FixFront {
             contexts: Arc::clone(&contexts),
             enc: Encoder::new(b"FIX.4.4"),
             body: Vec::with_capacity(512),
+            ledger_next_in: vec![0; contexts.len()],
         })
         .map_err(|e| format!("FIX gateway on {listen}: {e}"))?;
         let _ = self.handle.set(gw.handle());
@@ -172,9 +237,42 @@ struct NodeApp {
     contexts: Arc<Vec<SessionContext>>,
     enc: Encoder,
     body: Vec<u8>,
+    /// Per session: the inbound MsgSeqNum the journaled stream implies next
+    /// (what [`SessionLedger`] derives), 0 = unknown. A command whose MsgSeqNum
+    /// differs is preceded by a `SeqSync`, so the derivation is exact at every
+    /// journaled command.
+    ledger_next_in: Vec<u64>,
 }
 
 impl NodeApp {
+    /// Journals the session's numbers (`SessionEvent` kind `SeqSync`); 0 = not
+    /// reported. False when the ring is full.
+    fn publish_seq_sync(
+        &mut self,
+        session: SessionId,
+        next_in: u64,
+        seqs: Option<SeqState>,
+    ) -> bool {
+        let Some(ctx) = self.contexts.get(session) else {
+            return true;
+        };
+        let ev = Message::SessionEvent(SessionEvent {
+            kind: SessionEventKind::SeqSync,
+            account: ctx.account,
+            cancel_on_disconnect: false,
+            next_in,
+            next_out: seqs.map_or(0, |s| s.next_out),
+            out_mark: seqs.map_or(0, |s| s.out_mark),
+        });
+        if self.producer.try_publish(ctx.session, &ev).is_err() {
+            return false;
+        }
+        if let Some(m) = self.ledger_next_in.get_mut(session) {
+            *m = next_in;
+        }
+        true
+    }
+
     fn session_event(&mut self, session: SessionId, kind: SessionEventKind, cancel: bool) {
         let Some(ctx) = self.contexts.get(session) else {
             return;
@@ -183,6 +281,9 @@ impl NodeApp {
             kind,
             account: ctx.account,
             cancel_on_disconnect: cancel,
+            next_in: 0,
+            next_out: 0,
+            out_mark: 0,
         });
         // Cancel-on-disconnect must not be lost to a momentarily full ring.
         if let Err(e) = self
@@ -215,13 +316,28 @@ impl Application for NodeApp {
             };
         };
         match app::decode_command(msg, &ctx, &self.instruments) {
-            Ok(Some(cmd)) => match self.producer.try_publish(ctx.session, &cmd) {
-                Ok(_) => Delivery::Accepted,
-                Err(_) => Delivery::BusinessReject {
-                    reason: 4,
-                    text: RING_FULL_TEXT,
-                },
-            },
+            Ok(Some(cmd)) => {
+                let seq = msg.seq_num().unwrap_or(0);
+                let known = self.ledger_next_in.get(session).copied().unwrap_or(0);
+                if seq != 0 && seq != known && !self.publish_seq_sync(session, seq, None) {
+                    return Delivery::BusinessReject {
+                        reason: 4,
+                        text: RING_FULL_TEXT,
+                    };
+                }
+                match self.producer.try_publish(ctx.session, &cmd) {
+                    Ok(_) => {
+                        if let Some(m) = self.ledger_next_in.get_mut(session) {
+                            *m = if seq == 0 { 0 } else { seq + 1 };
+                        }
+                        Delivery::Accepted
+                    }
+                    Err(_) => Delivery::BusinessReject {
+                        reason: 4,
+                        text: RING_FULL_TEXT,
+                    },
+                }
+            }
             Ok(None) => Delivery::BusinessReject {
                 reason: 3,
                 text: "Unsupported message type",
@@ -246,6 +362,10 @@ impl Application for NodeApp {
         }
     }
 
+    fn on_seq_change(&mut self, session: SessionId, seqs: SeqState) -> bool {
+        self.publish_seq_sync(session, seqs.next_in, Some(seqs))
+    }
+
     fn on_session_down(&mut self, session: SessionId, cfg: &SessionConfig, reason: &str) {
         log(&format!("session {} down: {reason}", cfg.their_comp_id));
         self.session_event(
@@ -256,48 +376,113 @@ impl Application for NodeApp {
     }
 }
 
-/// The sender stage's output: engine events → FIX messages → owning session.
+/// The sender stage's output: engine events → the owning session's gateway
+/// thread, which renders them (see `gateway::fix::events`). Each event is
+/// copied into a fixed-size record and through a bounded channel whose slots
+/// exist from the start: nothing is allocated per message.
 pub struct FixSender {
     handle: Arc<OnceLock<GatewayHandle>>,
-    instruments: Arc<Instruments>,
-    enc: Encoder,
+    buf: EventBytes,
     dropped: Arc<AtomicU64>,
+    /// Output sequence of the last event handed over.
+    last_event: u64,
+    /// Last sequence announced with `delivered_through`, and when.
+    through_sent: u64,
+    through_at: Instant,
+    /// Events handed over (for the test hook).
+    handed: u64,
+    stall_after: Option<u64>,
 }
 
 impl EventOut for FixSender {
     fn deliver(&mut self, header: &Header, msg: &Message) {
-        let Some(t) = app::event_msg_type(msg) else {
+        if app::event_msg_type(msg).is_none() {
             return;
-        };
+        }
         let Some(handle) = self.handle.get() else {
             return;
         };
         let Some(session) = (header.session as usize).checked_sub(1) else {
             return;
         };
-        self.enc.start(t);
-        if app::write_event_body(&mut self.enc, header, msg, &self.instruments).is_err() {
+        if let Some(n) = self.stall_after
+            && self.handed >= n
+        {
+            // Test hook (see TEST_STALL_ENV): never deliver again.
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        if msg.encode(header, &mut self.buf).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let mut out = Outbound {
-            session,
-            msg_type: t,
-            body: finished_body(&mut self.enc, t),
-        };
+        self.handed += 1;
+        self.last_event = header.seq;
         // The gateway thread's channel is bounded: wait briefly for room rather
         // than lose a report; a session that stays stuck is dropped by the
         // gateway's slow-consumer rule, after which sends fail fast.
         for _ in 0..1000 {
-            match handle.send(out) {
+            match handle.send_event(session, &self.buf) {
                 Ok(()) => return,
-                Err(SendError::Full(back)) => {
-                    out = back;
-                    std::thread::sleep(Duration::from_micros(100));
-                }
+                Err(SendError::Busy) => std::thread::sleep(Duration::from_micros(100)),
                 Err(_) => break,
             }
         }
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
+
+    fn end_of_batch(&mut self) {
+        if self.last_event > self.through_sent
+            && self.through_at.elapsed() >= THROUGH_EVERY
+            && let Some(handle) = self.handle.get()
+        {
+            self.through_at = Instant::now();
+            if handle.delivered_through(self.last_event) {
+                self.through_sent = self.last_event;
+            }
+        }
+    }
+}
+
+/// Seeds the FIX session stores of a node that takes over as primary (a
+/// promoted secondary, whose `<data_dir>/fix` stores are empty or stale: FIX
+/// traffic is not replicated) with the sequence numbers derived from its
+/// journal, so market makers reconnect with their own continuing numbers:
+/// replays the journal in `dirs.journal` up to `last_seq` (`u64::MAX`: all of
+/// it) through a [`SessionLedger`] and writes each
+/// reported session's store under `dirs.fix` (inbound as derived, outbound
+/// derived + [`PROMOTION_OUT_MARGIN`]). Call after the node has applied
+/// everything it received and before the FIX gateway opens. Sessions the
+/// journal never reported keep their store as it is. Returns what was written.
+pub fn seed_sessions_for_promotion(
+    cfg: &Config,
+    dirs: &DataDir,
+    last_seq: u64,
+) -> Result<Vec<SessionSeed>, String> {
+    let sessions = session_configs(cfg)?;
+    let (ledger, last, out_seq) = SessionLedger::replay_journal(
+        &dirs.journal,
+        crate::node::logic_config(cfg),
+        sessions.len(),
+        last_seq,
+    )?;
+    let seeds = ledger.seeds(PROMOTION_OUT_MARGIN);
+    for seed in &seeds {
+        let Some(sc) = sessions.get(seed.index) else {
+            continue;
+        };
+        FileStore::seed(
+            &dirs.fix.join(sc.store_name()),
+            seed.next_out,
+            seed.next_in,
+            Some(out_seq),
+        )
+        .map_err(|e| e.to_string())?;
+        log(&format!(
+            "session {} seeded from the journal (through seq {last}): next inbound {}, next outbound {}",
+            sc.their_comp_id, seed.next_in, seed.next_out
+        ));
+    }
+    Ok(seeds)
 }

@@ -1,7 +1,9 @@
-//! `ringex journal inspect|verify|dump`: operator tools over a journal directory.
+//! `ringex journal inspect|verify|dump|repair`: operator tools over a journal
+//! directory.
 //!
 //! Each takes the journal directory itself, or a node data directory (the journal
-//! is then looked for in its `journal/` subdirectory). None of them changes a byte.
+//! is then looked for in its `journal/` subdirectory). Only `repair` changes
+//! anything, and only when asked (`--dry-run` reports without changing).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,10 @@ pub const TORN_TAIL: u8 = 1;
 /// Exit code of `verify` (and of every tool) for damage that is not a torn tail
 /// or a journal that cannot be read: the node refuses to start on it.
 pub const DAMAGED: u8 = 2;
+
+/// Exit code of `repair`: damage before the tail, refused (nothing changed;
+/// `--cut-damage` would cut there).
+pub const REFUSED: u8 = 3;
 
 /// The journal directory for `dir`: `dir` itself when it holds segments (or is
 /// not a node data directory), else `dir/journal`.
@@ -119,6 +125,109 @@ pub fn verify(dir: &Path, out: &mut dyn std::io::Write) -> u8 {
     };
     let _ = writeln!(out, "{line}");
     code
+}
+
+/// `repair`: cuts a torn tail (and, with `cut_damage`, damage before the tail),
+/// or with `dry_run` says what it would cut. The report goes to `out`, a refusal
+/// or failure to `err`. Exit code: 0 repaired or nothing to repair; 1 (dry run)
+/// something would be cut; [`DAMAGED`] the journal could not be read or is held
+/// by a running writer; [`REFUSED`] damage before the tail without `cut_damage`.
+pub fn repair(
+    dir: &Path,
+    dry_run: bool,
+    cut_damage: bool,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> u8 {
+    let dir = resolve_dir(dir);
+    let opts = journal::RepairOptions {
+        dry_run,
+        cut_damage,
+    };
+    let rep = match journal::repair_with(&dir, opts) {
+        Ok(r) => r,
+        Err(e @ journal::Error::Corrupt { .. }) => {
+            let _ = writeln!(
+                err,
+                "refused: damage before the tail of the journal in {}\n  {e}\n\
+                 valid records follow it, so cutting there would lose them; nothing was changed.\n\
+                 Restore the journal (from the secondary or a backup), or rerun with --cut-damage \
+                 to truncate at the damage and move the later segments to quarantine/ \
+                 (try --dry-run first).",
+                dir.display()
+            );
+            return REFUSED;
+        }
+        Err(e) => {
+            let _ = writeln!(err, "ringex journal repair: {e}");
+            return DAMAGED;
+        }
+    };
+    let mut s = String::new();
+    let Some(cut) = &rep.cut else {
+        if !rep.quarantined.is_empty() {
+            // `--cut-damage` on a non-blank `next2.spare`: moved aside, no cut.
+            let verb = if dry_run { "would move" } else { "moved" };
+            for q in &rep.quarantined {
+                let _ = writeln!(s, "{verb} {} to quarantine/", q.display());
+            }
+            let _ = out.write_all(s.as_bytes());
+            return if dry_run { TORN_TAIL } else { HEALTHY };
+        }
+        let _ = writeln!(
+            s,
+            "nothing to repair: the journal in {} {}",
+            dir.display(),
+            rep.last_seq.map_or_else(
+                || "holds no records".to_string(),
+                |q| format!("ends at sequence {q}")
+            )
+        );
+        let _ = out.write_all(s.as_bytes());
+        return HEALTHY;
+    };
+    let what = if cut.torn_tail { "torn tail" } else { "damage" };
+    let (cut_verb, move_verb) = if dry_run {
+        ("would cut", "would move")
+    } else {
+        ("cut", "moved")
+    };
+    if cut.offset < journal::format::HEADER_LEN as u64 {
+        let _ = writeln!(
+            s,
+            "{cut_verb} {what}: {move_verb} segment {} to quarantine/ ({})",
+            cut.segment.display(),
+            cut.reason
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "{cut_verb} {what}: segment {}, offset {}, {} bytes discarded ({})",
+            cut.segment.display(),
+            cut.offset,
+            cut.bytes,
+            cut.reason
+        );
+    }
+    for q in rep
+        .quarantined
+        .iter()
+        .filter(|q| q.as_path() != cut.segment.as_path())
+    {
+        let _ = writeln!(s, "{move_verb} segment {} to quarantine/", q.display());
+    }
+    let end = match (rep.last_seq, dry_run) {
+        (Some(q), false) => format!("the journal now ends at sequence {q}"),
+        (Some(q), true) => format!("the journal would then end at sequence {q}"),
+        (None, false) => "the journal now holds no records".to_string(),
+        (None, true) => "the journal would then hold no records".to_string(),
+    };
+    let _ = writeln!(s, "{end}");
+    if dry_run {
+        let _ = writeln!(s, "dry run: nothing was changed");
+    }
+    let _ = out.write_all(s.as_bytes());
+    if dry_run { TORN_TAIL } else { HEALTHY }
 }
 
 /// `dump`: one decoded message per line from `from` (default: the first record),
@@ -319,6 +428,104 @@ mod tests {
         let mut out = Vec::new();
         inspect(t.path(), &mut out).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("DAMAGED"));
+    }
+
+    /// A 20-record journal; its segment and the offset just past record `k`.
+    fn twenty(dir: &Path) -> (PathBuf, Vec<u8>, impl Fn(usize) -> usize) {
+        let recs: Vec<Vec<u8>> = (1..=20).map(encoded).collect();
+        journal_with(dir, &recs);
+        let (_, seg) = journal::list_segments(dir).unwrap()[0].clone();
+        let bytes = std::fs::read(&seg).unwrap();
+        let rec = recs[0].len() + journal::format::RECORD_OVERHEAD;
+        (seg, bytes, move |k| journal::format::HEADER_LEN + k * rec)
+    }
+
+    fn run_repair(dir: &Path, dry_run: bool, cut_damage: bool) -> (u8, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = repair(dir, dry_run, cut_damage, &mut out, &mut err);
+        let s = |v: Vec<u8>| String::from_utf8(v).unwrap();
+        (code, s(out), s(err))
+    }
+
+    #[test]
+    fn repair_cuts_a_torn_tail_and_says_what() {
+        let t = tempfile::tempdir().unwrap();
+        let (seg, mut bytes, end_of) = twenty(t.path());
+        let (code, out, _) = run_repair(t.path(), false, false);
+        assert_eq!(code, HEALTHY);
+        assert!(
+            out.starts_with("nothing to repair:") && out.contains("ends at sequence 20"),
+            "{out}"
+        );
+
+        let end = end_of(20);
+        bytes[end..end + 7].copy_from_slice(&[0xAB; 7]);
+        std::fs::write(&seg, &bytes).unwrap();
+        let (code, out, _) = run_repair(t.path(), true, false);
+        assert_eq!(code, TORN_TAIL, "{out}");
+        let expect = format!(
+            "would cut torn tail: segment {}, offset {end}, 7 bytes discarded (",
+            seg.display()
+        );
+        assert!(out.starts_with(&expect), "{out}");
+        assert!(out.contains("would then end at sequence 20"), "{out}");
+        assert!(out.contains("dry run: nothing was changed"), "{out}");
+        assert_eq!(std::fs::read(&seg).unwrap(), bytes);
+
+        let (code, out, _) = run_repair(t.path(), false, false);
+        assert_eq!(code, HEALTHY, "{out}");
+        assert!(out.starts_with(&expect["would ".len()..]), "{out}");
+        assert!(out.contains("now ends at sequence 20"), "{out}");
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), end as u64);
+        let mut sink = Vec::new();
+        assert_eq!(verify(t.path(), &mut sink), HEALTHY);
+    }
+
+    #[test]
+    fn repair_refuses_mid_log_damage_unless_asked() {
+        let t = tempfile::tempdir().unwrap();
+        let (seg, mut bytes, end_of) = twenty(t.path());
+        let at = end_of(2) + 20;
+        bytes[at] ^= 0x10;
+        std::fs::write(&seg, &bytes).unwrap();
+        for dry_run in [false, true] {
+            let (code, out, err) = run_repair(t.path(), dry_run, false);
+            assert_eq!(code, REFUSED, "{out}{err}");
+            assert!(out.is_empty(), "{out}");
+            assert!(err.starts_with("refused: damage before the tail"), "{err}");
+            assert!(err.contains(&format!("offset {}", end_of(2))), "{err}");
+            assert!(err.contains("--cut-damage"), "{err}");
+            assert_eq!(
+                std::fs::read(&seg).unwrap(),
+                bytes,
+                "refusal changed the file"
+            );
+        }
+        let (code, out, _) = run_repair(t.path(), false, true);
+        assert_eq!(code, HEALTHY, "{out}");
+        assert!(out.starts_with("cut damage: segment"), "{out}");
+        assert!(out.contains("now ends at sequence 2\n"), "{out}");
+        let mut sink = Vec::new();
+        assert_eq!(verify(t.path(), &mut sink), HEALTHY);
+    }
+
+    #[test]
+    fn repair_of_a_journal_in_use_or_missing_is_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        let _ = twenty(t.path());
+        let cfg = journal::Config {
+            segment_size: 1 << 16,
+            prefault: false,
+            ..journal::Config::default()
+        };
+        let (j, _) = journal::Journal::open(t.path(), cfg).unwrap();
+        let (code, _, err) = run_repair(t.path(), false, false);
+        assert_eq!(code, DAMAGED);
+        assert!(err.contains("held by another journal writer"), "{err}");
+        drop(j);
+        let (code, _, err) = run_repair(Path::new("/nonexistent/j"), true, false);
+        assert_eq!(code, DAMAGED);
+        assert!(err.contains("not a directory"), "{err}");
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod fixgw;
 pub mod journal_tools;
 pub mod node;
 pub mod run;
+pub mod session_ledger;

@@ -87,6 +87,10 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     // never crosses on BTC-USD (MM1 sells >= 31000, MM2 buys <= 29000) so such
     // an order can only leave the book by a cancel this client sends.
     let mut resting: BTreeMap<String, Acked> = BTreeMap::new();
+    // Acknowledgements (ER New or Rejected) per ClOrdID, across every run: a
+    // report decided before a kill is sent after the restart only if it never
+    // reached the session's store, so none is ever sent twice.
+    let mut acks: BTreeMap<String, u32> = BTreeMap::new();
     let mut cancel_sent: std::collections::BTreeSet<String> = Default::default();
     let mut seqs = [1u64, 1u64];
     let mut last_in = [0u64, 0u64];
@@ -169,6 +173,11 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
                 }
                 // Read what is there (briefly).
                 while let Some(m) = f.recv(Duration::from_millis(2)) {
+                    if m.msg_type() == "8" && matches!(m.get(150), Some("0" | "8")) {
+                        let n = acks.entry(m.req(11).to_string()).or_default();
+                        *n += 1;
+                        assert_eq!(*n, 1, "round {round}: acknowledged twice: {m:?}");
+                    }
                     if m.msg_type() == "8" && m.get(55) == Some("BTC-USD") && m.req(150) == "0" {
                         resting.insert(
                             m.req(11).to_string(),
@@ -246,6 +255,21 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         "--full-replay",
     ]);
     assert_eq!(node.recovered_hash(), parse_state(&out).0);
+    // Reports still owed from the last kill arrive after the logon, once.
+    for (k, (comp, pw)) in [("MM1", "mm1-secret"), ("MM2", "mm2-secret")]
+        .into_iter()
+        .enumerate()
+    {
+        let mut f = Fix::logon(node.addr, comp, pw, seqs[k]);
+        while let Some(m) = f.recv(Duration::from_millis(300)) {
+            if m.msg_type() == "8" && matches!(m.get(150), Some("0" | "8")) {
+                let n = acks.entry(m.req(11).to_string()).or_default();
+                *n += 1;
+                assert_eq!(*n, 1, "final start: acknowledged twice: {m:?}");
+            }
+        }
+        f.logout();
+    }
     let (st, log) = node.terminate();
     assert_eq!(st.code(), Some(0), "{log:#?}");
 }

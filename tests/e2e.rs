@@ -55,6 +55,26 @@ fn trade_replace_cancel_reject_and_restart() {
     assert_eq!(s.req(6).parse::<f64>().unwrap(), 30000.0);
     assert_eq!(s.req(17), b.req(17), "one trade, one ExecID on both sides");
 
+    // Cancel of MM2's filled order: OrderCancelReject with its real status
+    // (2 filled), not "unknown" (8): the engine forgot it, the gateway did not.
+    mm2.send(
+        "F",
+        &[
+            (41, "B1"),
+            (11, "XB1"),
+            (55, "BTC-USD"),
+            (54, "1"),
+            (60, "20260101-00:00:00.000"),
+        ],
+    );
+    let cr = mm2.recv_until("9", Duration::from_secs(10));
+    assert_eq!(cr.req(11), "XB1", "{cr:?}");
+    assert_eq!(cr.req(41), "B1");
+    assert_eq!(cr.req(39), "2", "{cr:?}");
+    assert_eq!(cr.req(434), "1");
+    assert_eq!(cr.req(102), "0", "too late to cancel");
+    assert_eq!(cr.req(37), b.req(37), "the order's real OrderID");
+
     // Replace: new total 0.4 at 30001 (leaves 0.2).
     mm1.send(
         "G",
@@ -106,6 +126,9 @@ fn trade_replace_cancel_reject_and_restart() {
     );
     let cr = mm1.recv_until("9", Duration::from_secs(10));
     assert_eq!(cr.req(11), "C2");
+    assert_eq!(cr.req(39), "4", "cancelled, not unknown: {cr:?}");
+    assert_eq!(cr.req(434), "1");
+    assert_eq!(cr.req(37), order_id);
 
     // Funds: MM2 holds 1,000,000 USD (minus 0.2 BTC bought); 100 BTC at 30000 is 3M.
     mm2.new_order("B2", "BTC-USD", "1", "100", "30000");

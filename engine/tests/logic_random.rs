@@ -245,6 +245,9 @@ fn command(rng: &mut Rng, live: &[(u64, u32, u64)], next_id: u64) -> (u32, Messa
                 kind: rng.pick(SessionEventKind::ALL),
                 account,
                 cancel_on_disconnect: rng.chance(70),
+                next_in: rng.below(1000),
+                next_out: rng.below(1000),
+                out_mark: 0,
             }),
         ),
     }

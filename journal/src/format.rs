@@ -25,6 +25,10 @@ pub const MAGIC: &[u8; 8] = b"RGXJSEG1";
 /// Name of the pre-allocated next segment while the background thread holds it and
 /// until it is renamed to its first sequence.
 pub const SPARE_NAME: &str = "next.spare";
+/// Name of the segment pre-allocated after the next one (the background thread
+/// keeps two ready, so it has two segments' time to prepare each). Never written
+/// by the writer: renamed to [`SPARE_NAME`] when that one becomes a segment.
+pub const SPARE_AHEAD_NAME: &str = "next2.spare";
 /// Lock file that keeps two writers off one directory.
 pub const LOCK_NAME: &str = "journal.lock";
 /// Sub-directory for snapshots.

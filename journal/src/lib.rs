@@ -12,7 +12,8 @@
 //!   background thread so a roll costs what an append costs.
 //! - Recovery on open: scans to the last valid record, truncates and reports a
 //!   torn tail, refuses (naming file and offset) damage anywhere else. [`verify`]
-//!   checks without changing anything; [`repair`] cuts at the first bad record.
+//!   checks without changing anything; [`repair`] cuts at the first bad record
+//!   ([`repair_with`]: torn tails only unless asked, or a dry run).
 //! - [`Reader`]: iterate from any sequence across segments, and follow a live
 //!   writer.
 //! - [`Snapshots`]: atomic snapshot blobs beside the log, and retention.
@@ -36,7 +37,9 @@ mod writer;
 pub use config::{Backend, Config, Durability};
 pub use error::{Error, Result};
 pub use reader::{Reader, Record, list_segments};
-pub use recovery::{RecoveryReport, RepairReport, Truncation, repair, verify};
+pub use recovery::{
+    Cut, RecoveryReport, RepairOptions, RepairReport, Truncation, repair, repair_with, verify,
+};
 pub use snapshot::{Retention, Snapshots};
 pub use stats::{PER_SECOND_WINDOW, StatsSnapshot};
 pub use writer::{Appended, Journal};

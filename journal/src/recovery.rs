@@ -16,11 +16,16 @@
 //! - Anywhere else, any bad byte is an error naming the file and offset.
 //! - `next.spare` (the pre-allocated next segment): all zero → removed; a valid
 //!   header → it is the newest segment, renamed to its first sequence on open.
+//! - `next2.spare` (the one after): the writer never writes it, so it must be
+//!   blank (→ removed on open); anything else is damage.
 //! - Foreign files (any other name) are ignored and listed in the report.
 
 use crate::format::{self, HEADER_LEN, Header, Parsed};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
+
+const AHEAD_NOT_BLANK: &str =
+    "the second pre-allocated segment is not blank, but the writer never writes to it";
 
 /// One candidate segment file.
 #[derive(Debug, Clone)]
@@ -67,12 +72,18 @@ pub(crate) struct Scan {
     pub states: Vec<SegState>,
     pub problem: Option<Problem>,
     pub foreign: Vec<PathBuf>,
-    pub blank_spare: Option<PathBuf>,
+    /// Blank (all-zero header) spares, removed on open.
+    pub blank_spares: Vec<PathBuf>,
+    /// `next2.spare` when it is not blank: damage (the writer never writes it).
+    pub bad_ahead: Option<PathBuf>,
 }
 
 impl Scan {
     /// The error for a damage problem.
     pub fn damage_error(&self) -> Option<Error> {
+        if let Some(path) = &self.bad_ahead {
+            return Some(Error::corrupt(path, 0, AHEAD_NOT_BLANK));
+        }
         let p = self.problem.as_ref()?;
         (p.kind == ProblemKind::Damage)
             .then(|| Error::corrupt(&self.segs[p.seg].path, p.offset, p.reason.clone()))
@@ -96,6 +107,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 type Listing = (
     Vec<SegEntry>,
     Vec<PathBuf>,
+    Vec<PathBuf>,
     Option<PathBuf>,
     Option<Problem>,
 );
@@ -103,9 +115,10 @@ type Listing = (
 fn list(dir: &Path) -> Result<Listing> {
     let mut segs = Vec::new();
     let mut foreign = Vec::new();
-    let mut blank_spare = None;
+    let mut blank_spares = Vec::new();
     let mut spare: Option<SegEntry> = None;
     let mut problem = None;
+    let mut ahead_problem = None;
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))?;
     for entry in rd {
         let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
@@ -124,7 +137,7 @@ fn list(dir: &Path) -> Result<Listing> {
         } else if name == format::SPARE_NAME && is_file {
             let data = read_head(&path)?;
             match format::decode_header(&data) {
-                Header::Blank => blank_spare = Some(path),
+                Header::Blank => blank_spares.push(path),
                 Header::Valid { first_seq } => {
                     spare = Some(SegEntry {
                         path,
@@ -141,6 +154,13 @@ fn list(dir: &Path) -> Result<Listing> {
                     problem = Some(why);
                 }
             }
+        } else if name == format::SPARE_AHEAD_NAME && is_file {
+            let data = read_head(&path)?;
+            if matches!(format::decode_header(&data), Header::Blank) {
+                blank_spares.push(path);
+            } else {
+                ahead_problem = Some(path);
+            }
         } else if matches!(
             name.as_str(),
             format::LOCK_NAME | format::SNAPSHOT_DIR | format::ARCHIVE_DIR | format::QUARANTINE_DIR
@@ -152,6 +172,7 @@ fn list(dir: &Path) -> Result<Listing> {
     }
     segs.sort_by_key(|s| s.name_seq);
     foreign.sort();
+    blank_spares.sort();
     let mut prob = None;
     if let Some(sp) = spare {
         let idx = segs.len();
@@ -177,7 +198,7 @@ fn list(dir: &Path) -> Result<Listing> {
         }
         segs.push(sp);
     }
-    Ok((segs, foreign, blank_spare, prob))
+    Ok((segs, foreign, blank_spares, ahead_problem, prob))
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>> {
@@ -199,13 +220,14 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
 
 /// Scans the directory. Never modifies anything.
 pub(crate) fn scan(dir: &Path) -> Result<Scan> {
-    let (segs, foreign, blank_spare, list_problem) = list(dir)?;
+    let (segs, foreign, blank_spares, bad_ahead, list_problem) = list(dir)?;
     let mut scan = Scan {
         segs,
         states: Vec::new(),
         problem: None,
         foreign,
-        blank_spare,
+        blank_spares,
+        bad_ahead,
     };
     let n = scan.segs.len();
     let mut expected_first: Option<u64> = None;
@@ -396,7 +418,7 @@ pub struct RecoveryReport {
     /// A pre-allocated spare that held the newest data and was renamed to its
     /// first sequence.
     pub promoted_spare: Option<PathBuf>,
-    /// Whether an unused (all-zero) spare was removed.
+    /// Whether an unused (all-zero) spare (`next.spare`, `next2.spare`) was removed.
     pub removed_blank_spare: bool,
     /// Files in the directory that are not the journal's: ignored, listed here.
     pub foreign: Vec<PathBuf>,
@@ -454,36 +476,128 @@ pub fn verify(dir: &Path) -> Result<RecoveryReport> {
     Ok(report(&scan, 1))
 }
 
-/// What `repair` did.
+/// What [`repair_with`] may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepairOptions {
+    /// Change nothing: report what a repair with the same options would do.
+    pub dry_run: bool,
+    /// Also cut at damage *before* the tail (a bad record followed by valid ones,
+    /// a bad header, a missing segment), discarding every record after it and
+    /// moving later segments to `quarantine/`. Without it such damage is refused
+    /// with [`Error::Corrupt`] and nothing is changed: only a torn tail (a write
+    /// that never completed, which the writer would cut on open anyway) is cut.
+    pub cut_damage: bool,
+}
+
+/// The cut a repair made (or, dry run, would make).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// The segment cut (truncated at `offset`, or moved to `quarantine/` when
+    /// `offset` is inside its header).
+    pub segment: PathBuf,
+    /// Byte offset where the valid data ends: the segment is truncated here.
+    pub offset: u64,
+    /// Bytes of data discarded from this segment (from `offset` up to its last
+    /// non-zero byte; pre-allocated zeros are not counted).
+    pub bytes: u64,
+    /// Why the first discarded record (or the segment) is invalid.
+    pub reason: String,
+    /// Whether this was a torn tail (no valid record after it) rather than
+    /// damage before the tail.
+    pub torn_tail: bool,
+}
+
+/// What `repair` did (or, dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepairReport {
-    /// The segment cut at the first bad record, its offset and the reason.
-    pub cut: Option<(PathBuf, u64, String)>,
-    /// Segments after the cut, moved to `quarantine/` (never deleted).
+    /// The first bad record: where the log was cut, how much, and why. `None`:
+    /// nothing to repair.
+    pub cut: Option<Cut>,
+    /// Segments after the cut, moved to `quarantine/` (never deleted). Their
+    /// original paths.
     pub quarantined: Vec<PathBuf>,
     /// The last valid sequence after repair.
     pub last_seq: Option<u64>,
+    /// Whether this was a dry run (nothing was changed).
+    pub dry_run: bool,
 }
 
 /// Operator-requested repair: truncates the log at the first bad record (wherever
-/// it is) and moves every later segment into `quarantine/`. Must not run while a
-/// writer has the journal open.
+/// it is) and moves every later segment into `quarantine/`. Refuses (an error)
+/// while a writer has the journal open. Same as [`repair_with`] with
+/// `cut_damage: true`.
 pub fn repair(dir: &Path) -> Result<RepairReport> {
-    let _lock = crate::writer::lock_dir(dir)?;
+    repair_with(
+        dir,
+        RepairOptions {
+            dry_run: false,
+            cut_damage: true,
+        },
+    )
+}
+
+/// Repair with options: cut a torn tail, and with `cut_damage` also damage
+/// before the tail; or (`dry_run`) only report the cut. Refuses while a writer
+/// holds the journal (a write in flight looks like a torn tail). A dry run does
+/// not create the lock file.
+pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<RepairReport> {
+    if !dir.is_dir() {
+        return Err(Error::NotFound(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    let _lock = if opts.dry_run {
+        crate::writer::probe_lock(dir)?
+    } else {
+        Some(crate::writer::lock_dir(dir)?)
+    };
     let scan = scan(dir)?;
     let mut rep = RepairReport {
         last_seq: scan.states.iter().rev().find_map(|s| s.last_seq),
+        dry_run: opts.dry_run,
         ..Default::default()
     };
+    if let Some(path) = &scan.bad_ahead {
+        if !opts.cut_damage {
+            return Err(Error::corrupt(path, 0, AHEAD_NOT_BLANK));
+        }
+        rep.quarantined.push(path.clone());
+    }
     let Some(p) = scan.problem.clone() else {
+        if !rep.quarantined.is_empty() && !opts.dry_run {
+            quarantine(dir, &rep.quarantined)?;
+        }
         return Ok(rep);
     };
+    let torn_tail = p.kind == ProblemKind::Torn;
+    if !torn_tail && !opts.cut_damage {
+        return Err(Error::corrupt(&scan.segs[p.seg].path, p.offset, p.reason));
+    }
     let seg = &scan.segs[p.seg];
-    let mut first_moved = p.seg + 1;
-    if p.offset < HEADER_LEN as u64 {
-        // The segment itself is unusable (bad header, gap): quarantine it too.
-        first_moved = p.seg;
+    // The segment itself is unusable (bad header, gap): quarantine it too.
+    let whole_segment = p.offset < HEADER_LEN as u64;
+    let first_moved = if whole_segment { p.seg } else { p.seg + 1 };
+    let bytes = if torn_tail {
+        p.bytes
     } else {
+        let data = read_file(&seg.path)?;
+        let from = (p.offset as usize).min(data.len());
+        last_nonzero(&data[from..]).map_or(0, |k| k as u64 + 1)
+    };
+    rep.cut = Some(Cut {
+        segment: seg.path.clone(),
+        offset: p.offset,
+        bytes,
+        reason: p.reason.clone(),
+        torn_tail,
+    });
+    rep.quarantined
+        .extend(scan.segs[first_moved..].iter().map(|s| s.path.clone()));
+    if opts.dry_run {
+        return Ok(rep);
+    }
+    if !whole_segment {
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(&seg.path)
@@ -492,22 +606,33 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
             .map_err(|e| Error::io("truncate", &seg.path, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", &seg.path, e))?;
     }
-    rep.cut = Some((seg.path.clone(), p.offset, p.reason.clone()));
-    if first_moved < scan.segs.len() {
-        let q = dir.join(format::QUARANTINE_DIR);
-        std::fs::create_dir_all(&q).map_err(|e| Error::io("create directory", &q, e))?;
-        for s in &scan.segs[first_moved..] {
-            let name = s
-                .path
-                .file_name()
-                .map(|n| n.to_os_string())
-                .unwrap_or_default();
-            let to = q.join(name);
-            std::fs::rename(&s.path, &to).map_err(|e| Error::io("rename", &s.path, e))?;
-            rep.quarantined.push(s.path.clone());
-        }
-        crate::fsutil::fsync_dir(&q)?;
+    if !rep.quarantined.is_empty() {
+        quarantine(dir, &rep.quarantined)?;
     }
     crate::fsutil::fsync_dir(dir)?;
     Ok(rep)
+}
+
+/// Moves `files` into `quarantine/`, never overwriting an earlier quarantined
+/// file; fsyncs both directories.
+fn quarantine(dir: &Path, files: &[PathBuf]) -> Result<()> {
+    let q = dir.join(format::QUARANTINE_DIR);
+    std::fs::create_dir_all(&q).map_err(|e| Error::io("create directory", &q, e))?;
+    for from in files {
+        let name = from
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        let mut to = q.join(&name);
+        let mut k = 1u32;
+        while to.exists() {
+            let mut n = name.clone();
+            n.push(format!(".{k}"));
+            to = q.join(n);
+            k += 1;
+        }
+        std::fs::rename(from, &to).map_err(|e| Error::io("rename", from, e))?;
+    }
+    crate::fsutil::fsync_dir(&q)?;
+    crate::fsutil::fsync_dir(dir)
 }

@@ -73,6 +73,31 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     Ok(f)
 }
 
+/// Checks that no writer holds `dir`'s lock, without creating the lock file
+/// (for read-only tools): the lock file, opened and locked, or `None` when there
+/// is no lock file at all (no writer ever ran there, or it was removed).
+pub(crate) fn probe_lock(dir: &Path) -> Result<Option<File>> {
+    let path = dir.join(format::LOCK_NAME);
+    let f = match OpenOptions::new().read(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open lock file", &path, e)),
+    };
+    // SAFETY: plain syscall on an fd we own.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Err(Error::Config(format!(
+                "{} is held by another journal writer",
+                path.display()
+            )));
+        }
+        return Err(Error::io("flock", &path, e));
+    }
+    Ok(Some(f))
+}
+
 impl Journal {
     /// Opens (creating if needed) the journal in `dir`: takes the writer lock,
     /// recovers (truncating a torn tail, promoting a written spare, removing a blank
@@ -89,7 +114,7 @@ impl Journal {
         }
         let mut report = recovery::report(&scan, cfg.first_seq);
         let mut dir_changed = false;
-        if let Some(p) = scan.blank_spare.take() {
+        for p in std::mem::take(&mut scan.blank_spares) {
             std::fs::remove_file(&p).map_err(|e| Error::io("remove blank spare", &p, e))?;
             report.removed_blank_spare = true;
             dir_changed = true;

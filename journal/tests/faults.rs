@@ -98,7 +98,7 @@ fn bad_crc_mid_last_segment_is_an_error_then_repair_cuts_it() {
     expect_corrupt(journal::verify(dir.path()), last, victim as u64);
     let rep = journal::repair(dir.path()).unwrap();
     assert_eq!(
-        rep.cut.as_ref().map(|c| (c.0.clone(), c.1)),
+        rep.cut.as_ref().map(|c| (c.segment.clone(), c.offset)),
         Some((last.clone(), victim as u64))
     );
     let (_j, r) = open(dir.path()).unwrap();
@@ -326,4 +326,133 @@ fn segment_created_but_header_never_written() {
     append_n(&mut j, 3, 3);
     drop(j);
     assert_eq!(check_all(dir.path(), 1), 3);
+}
+
+fn tail_only(dry_run: bool) -> journal::RepairOptions {
+    journal::RepairOptions {
+        dry_run,
+        cut_damage: false,
+    }
+}
+
+#[test]
+fn repair_with_cuts_a_torn_tail_and_dry_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let segs = build(dir.path(), 300);
+    let last = segs.last().unwrap();
+    // Healthy: nothing to repair, and a dry run does not create the lock file.
+    std::fs::remove_file(dir.path().join(format::LOCK_NAME)).unwrap();
+    let rep = journal::repair_with(dir.path(), tail_only(true)).unwrap();
+    assert_eq!(rep.cut, None);
+    assert_eq!(rep.last_seq, Some(300));
+    assert!(!dir.path().join(format::LOCK_NAME).exists());
+
+    let (offs, _) = last_seg_records(last);
+    let victim = *offs.last().unwrap();
+    flip(last, victim + 20, 3);
+    let before = std::fs::read(last).unwrap();
+    let dry = journal::repair_with(dir.path(), tail_only(true)).unwrap();
+    let cut = dry.cut.clone().expect("a torn tail to cut");
+    assert!(dry.dry_run && cut.torn_tail, "{dry:?}");
+    assert_eq!(
+        (cut.segment.as_path(), cut.offset),
+        (last.as_path(), victim as u64)
+    );
+    assert!(cut.bytes > 0 && cut.reason.contains("CRC"), "{cut:?}");
+    assert_eq!(dry.last_seq, Some(299));
+    assert!(dry.quarantined.is_empty());
+    assert_eq!(
+        std::fs::read(last).unwrap(),
+        before,
+        "dry run changed the file"
+    );
+
+    let done = journal::repair_with(dir.path(), tail_only(false)).unwrap();
+    assert_eq!(done.cut, Some(cut.clone()));
+    assert!(!done.dry_run);
+    assert_eq!(std::fs::metadata(last).unwrap().len(), victim as u64);
+    // Now healthy; the writer continues from 300.
+    assert_eq!(
+        journal::repair_with(dir.path(), tail_only(false))
+            .unwrap()
+            .cut,
+        None
+    );
+    let (mut j, r) = open(dir.path()).unwrap();
+    assert_eq!((r.last_seq, r.truncated), (Some(299), None));
+    append_n(&mut j, 5, 3);
+}
+
+#[test]
+fn repair_with_refuses_mid_log_damage_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let segs = build(dir.path(), 300);
+    let first = &segs[0];
+    let (offs, _) = last_seg_records(first);
+    flip(first, offs[2] + 18, 1);
+    let before: Vec<Vec<u8>> = segs.iter().map(|s| std::fs::read(s).unwrap()).collect();
+    expect_corrupt(
+        journal::repair_with(dir.path(), tail_only(false)),
+        first,
+        offs[2] as u64,
+    );
+    let after: Vec<Vec<u8>> = segs.iter().map(|s| std::fs::read(s).unwrap()).collect();
+    assert!(before == after, "a refused repair changed the journal");
+
+    // Asked to: a dry run lists the cut and the segments it would move.
+    let force_dry = journal::RepairOptions {
+        dry_run: true,
+        cut_damage: true,
+    };
+    let dry = journal::repair_with(dir.path(), force_dry).unwrap();
+    let cut = dry.cut.clone().unwrap();
+    assert!(!cut.torn_tail && cut.offset == offs[2] as u64, "{cut:?}");
+    assert_eq!(dry.quarantined, segs[1..].to_vec());
+    assert_eq!(dry.last_seq, Some(2));
+    assert!(!dir.path().join("quarantine").exists());
+    let done = journal::repair(dir.path()).unwrap();
+    assert_eq!((done.cut, done.quarantined), (dry.cut, dry.quarantined));
+    let (_j, r) = open(dir.path()).unwrap();
+    assert_eq!((r.last_seq, r.segments), (Some(2), 1));
+}
+
+#[test]
+fn repair_refuses_while_a_writer_holds_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 300);
+    let (_j, _) = open(dir.path()).unwrap();
+    for dry_run in [true, false] {
+        match journal::repair_with(dir.path(), tail_only(dry_run)) {
+            Err(Error::Config(m)) => assert!(m.contains("held by another"), "{m}"),
+            other => panic!("expected a lock error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn second_spare_must_be_blank() {
+    let dir = tempfile::tempdir().unwrap();
+    let segs = build(dir.path(), 300);
+    let ahead = dir.path().join(format::SPARE_AHEAD_NAME);
+    // Left blank by a crash or a close: removed on open.
+    std::fs::write(&ahead, vec![0u8; 4096]).unwrap();
+    let (j, rep) = open(dir.path()).unwrap();
+    assert!(rep.removed_blank_spare);
+    assert_eq!(rep.last_seq, Some(300));
+    j.close().unwrap();
+    // Holding anything: damage (the writer never writes it), also for verify and
+    // a tail-only repair; --cut-damage moves it to quarantine.
+    std::fs::copy(&segs[0], &ahead).unwrap();
+    expect_corrupt(open(dir.path()), &ahead, 0);
+    expect_corrupt(journal::verify(dir.path()), &ahead, 0);
+    expect_corrupt(
+        journal::repair_with(dir.path(), tail_only(false)),
+        &ahead,
+        0,
+    );
+    let rep = journal::repair(dir.path()).unwrap();
+    assert_eq!((rep.cut, rep.quarantined), (None, vec![ahead.clone()]));
+    assert!(!ahead.exists());
+    let (_j, r) = open(dir.path()).unwrap();
+    assert_eq!(r.last_seq, Some(300));
 }

@@ -104,6 +104,10 @@ pub struct PrimaryStats {
     pub unavailable: u64,
     /// Times the degrade policy kicked in.
     pub degrade_events: u64,
+    /// Times synchronous replication resumed after a degradation.
+    pub resync_events: u64,
+    /// State checkpoints sent to the secondary.
+    pub checkpoints_sent: u64,
 }
 
 /// The primary side of replication. See the module docs.
@@ -302,6 +306,18 @@ impl Replicator {
         }
     }
 
+    /// Sends a `Checkpoint` datagram: `digest` of the primary's state after
+    /// record `seq`. Best effort (a lost one is simply not compared).
+    pub fn send_checkpoint(&mut self, seq: u64, digest: u64) {
+        let mut out = [0u8; wire::CHECKPOINT_LEN];
+        wire::encode_checkpoint(&mut out, self.cfg.epoch, seq, digest);
+        match self.sock.send_to(&out, self.cfg.socket.peer) {
+            Ok(_) => self.stats.checkpoints_sent += 1,
+            Err(_) => self.stats.send_errors += 1,
+        }
+        self.last_sent = Instant::now();
+    }
+
     fn handle(&mut self, n: usize) {
         let h = match wire::decode(&self.rx[..n]) {
             Ok(h) => h,
@@ -384,6 +400,7 @@ impl Replicator {
                 if self.degraded {
                     if self.acked_next >= self.head {
                         self.degraded = false;
+                        self.stats.resync_events += 1;
                         eprintln!(
                             "replication: secondary caught up at seq {}; synchronous replication resumed",
                             self.head

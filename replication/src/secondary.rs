@@ -78,7 +78,13 @@ pub struct SecondaryStats {
     pub unexpected: u64,
     /// Socket send failures.
     pub send_errors: u64,
+    /// State checkpoints received from the primary.
+    pub checkpoints: u64,
 }
+
+/// Checkpoints held until [`Receiver::take_checkpoint`] takes them; older ones
+/// are dropped beyond this.
+const CHECKPOINT_QUEUE: usize = 64;
 
 /// The secondary side of replication. Drive it with [`poll`](Self::poll).
 pub struct Receiver {
@@ -89,6 +95,7 @@ pub struct Receiver {
     last_sent: Instant,
     last_heard: Option<Instant>,
     last_nak: Option<(Instant, u64, u64)>,
+    checkpoints: std::collections::VecDeque<(u64, u64)>,
     stats: SecondaryStats,
 }
 
@@ -102,6 +109,7 @@ impl Receiver {
             last_sent: Instant::now(),
             last_heard: None,
             last_nak: None,
+            checkpoints: std::collections::VecDeque::with_capacity(CHECKPOINT_QUEUE),
             stats: SecondaryStats::default(),
             sock,
             cfg,
@@ -131,6 +139,12 @@ impl Receiver {
     /// Counters so far.
     pub fn stats(&self) -> SecondaryStats {
         self.stats
+    }
+
+    /// The oldest `(seq, digest)` checkpoint received from the primary and not
+    /// yet taken (at most the newest 64 are held).
+    pub fn take_checkpoint(&mut self) -> Option<(u64, u64)> {
+        self.checkpoints.pop_front()
     }
 
     /// Drains incoming datagrams, handing each new record `(seq, bytes)` to `sink`
@@ -218,6 +232,16 @@ impl Receiver {
                 if h.seq > self.next {
                     // Tail loss: the primary has sent more than we have.
                     self.nak(h.seq);
+                }
+                0
+            }
+            Kind::Checkpoint => {
+                if let Some(d) = wire::checkpoint_digest(&self.rx[..n]) {
+                    self.stats.checkpoints += 1;
+                    if self.checkpoints.len() == CHECKPOINT_QUEUE {
+                        self.checkpoints.pop_front();
+                    }
+                    self.checkpoints.push_back((h.seq, d));
                 }
                 0
             }

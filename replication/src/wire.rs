@@ -5,14 +5,19 @@
 //! off size field
 //!   0   4  magic   "RPLX" (0x584C5052 LE)
 //!   4   1  version 1
-//!   5   1  kind    1=Data 2=Ack 3=Nak 4=Heartbeat
+//!   5   1  kind    1=Data 2=Ack 3=Nak 4=Heartbeat 5=Checkpoint
 //!   6   2  reserved, 0
 //!   8   8  epoch   session id of the primary's run
 //!  16   8  seq     Data: first record's seq; Ack: next expected (all below received);
-//!                  Nak: first missing seq; Heartbeat: sender's next seq
+//!                  Nak: first missing seq; Heartbeat: sender's next seq;
+//!                  Checkpoint: the sequence the state digest was taken at
 //!  24   4  count   Data: records in the datagram; Nak: seqs requested; else 0
 //!  28   4  crc     CRC32C of bytes 0..28 followed by 32..end
 //! ```
+//!
+//! A `Checkpoint` datagram (primary → secondary) carries an 8-byte body: an
+//! opaque `u64` digest of the sender's state after applying record `seq` (the
+//! node sends its business-logic state hash; this crate never interprets it).
 
 /// Header length in bytes.
 pub const HEADER_LEN: usize = 32;
@@ -36,7 +41,13 @@ pub enum Kind {
     Nak = 3,
     /// Either way: liveness, carrying the sender's position.
     Heartbeat = 4,
+    /// Primary -> secondary: an opaque state digest taken after record `seq`
+    /// (8-byte body), for the secondary to compare with its own.
+    Checkpoint = 5,
 }
+
+/// Length of a `Checkpoint` datagram (header + 8-byte digest).
+pub const CHECKPOINT_LEN: usize = HEADER_LEN + 8;
 
 impl Kind {
     fn from_u8(v: u8) -> Option<Kind> {
@@ -45,6 +56,7 @@ impl Kind {
             2 => Kind::Ack,
             3 => Kind::Nak,
             4 => Kind::Heartbeat,
+            5 => Kind::Checkpoint,
             _ => return None,
         })
     }
@@ -113,6 +125,27 @@ pub fn encode_control(out: &mut [u8; HEADER_LEN], kind: Kind, epoch: u64, seq: u
     seal(out);
 }
 
+/// Encodes a `Checkpoint` datagram: digest `digest` of the state after record `seq`.
+pub fn encode_checkpoint(out: &mut [u8; CHECKPOINT_LEN], epoch: u64, seq: u64, digest: u64) {
+    put_header(
+        out,
+        &Header {
+            kind: Kind::Checkpoint,
+            epoch,
+            seq,
+            count: 0,
+        },
+    );
+    out[HEADER_LEN..].copy_from_slice(&digest.to_le_bytes());
+    seal(out);
+}
+
+/// The digest of a `Checkpoint` datagram already accepted by [`decode`].
+pub fn checkpoint_digest(buf: &[u8]) -> Option<u64> {
+    let b: [u8; 8] = buf.get(HEADER_LEN..CHECKPOINT_LEN)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
 /// Decodes and validates a datagram's header and checksum; for `Data`, also
 /// checks that the record framing is exact.
 pub fn decode(buf: &[u8]) -> Result<Header, DecodeError> {
@@ -147,6 +180,11 @@ pub fn decode(buf: &[u8]) -> Result<Header, DecodeError> {
                 n += 1;
             }
             if n != h.count || n == 0 {
+                return Err(DecodeError::Malformed);
+            }
+        }
+        Kind::Checkpoint => {
+            if buf.len() != CHECKPOINT_LEN || h.count != 0 {
                 return Err(DecodeError::Malformed);
             }
         }
@@ -304,6 +342,26 @@ mod tests {
             decode(b"garbage garbage garbage garbage!"),
             Err(DecodeError::Garbage)
         );
+    }
+
+    #[test]
+    fn checkpoint_round_trip_and_corruption() {
+        let mut out = [0u8; CHECKPOINT_LEN];
+        encode_checkpoint(&mut out, 9, 1000, 0xdead_beef_0123_4567);
+        let h = decode(&out).unwrap();
+        assert_eq!(
+            (h.kind, h.epoch, h.seq, h.count),
+            (Kind::Checkpoint, 9, 1000, 0)
+        );
+        assert_eq!(checkpoint_digest(&out), Some(0xdead_beef_0123_4567));
+        for i in 0..out.len() {
+            let mut c = out;
+            c[i] ^= 0x08;
+            assert!(decode(&c).is_err(), "flip at {i} accepted");
+        }
+        for n in 0..out.len() {
+            assert!(decode(&out[..n]).is_err(), "truncation to {n} accepted");
+        }
     }
 
     #[test]

@@ -182,10 +182,12 @@ fn wait_policy_blocks_and_degrade_policy_continues_then_resyncs() {
     cfg.retransmit_timeout = Duration::from_millis(5);
     cfg.idle = Idle::Sleep(Duration::from_micros(50));
     let mut p = Replicator::new(cfg, Box::new(NoSource)).unwrap();
+    // Taken before the sends: the no-progress clock starts at the first one, so
+    // a slow (loaded) machine cannot make the measured wait look short.
+    let t = Instant::now();
     for seq in 0..10 {
         p.send(seq, &record(seq)).unwrap();
     }
-    let t = Instant::now();
     assert!(p.wait_for(9, Duration::from_secs(5)));
     assert!(
         t.elapsed() >= Duration::from_millis(45),

@@ -11,9 +11,16 @@
 //! brand-new data directory publishes the configuration's admin commands. The
 //! caller then opens its gateways with [`Node::producer`] and stops everything
 //! with [`Node::shutdown`] (drain, final snapshot).
+//!
+//! With `replication.role = "primary"` a `replicate` stage runs beside the
+//! journal stage and the logic waits for both; with `"secondary"` a receiver
+//! thread is the inbound ring's only producer and the outputs are kept back
+//! until [`Node::promote`] (see [`repl`]).
 
 pub mod admin;
+pub mod checkpoint;
 pub mod recovery;
+pub mod repl;
 pub mod slot;
 pub mod stages;
 
@@ -29,8 +36,10 @@ use engine::msg::{Header, Message};
 use engine::pipeline::{Pipeline, PipelineBuilder, StageConfig, StageId};
 use engine::ring::{MultiProducer, MultiSequencer, Producer, RingError, SingleSequencer};
 
-use crate::config::{Config, MAX_ACCOUNTS, MAX_INSTRUMENTS};
+use crate::config::{Config, MAX_ACCOUNTS, MAX_INSTRUMENTS, Role};
+use checkpoint::{Checkpointer, Checkpoints, Side};
 use recovery::RecoverySummary;
+use repl::{Gated, PrimaryRepl, SecondaryRepl};
 use slot::Slot;
 use stages::{EventOut, Fatal, JournalStage, LogicStage, SenderStage, SnapshotPolicy};
 
@@ -92,6 +101,40 @@ impl InboundProducer {
         c.first_mut().write(&h, m);
         Ok(seq)
     }
+}
+
+impl InboundProducer {
+    /// Publishes an already encoded record (a secondary's copy of the primary's
+    /// stream) unchanged, waiting for room. Its sequence must be the one this
+    /// ring position maps to, or the streams have diverged (an error).
+    pub fn publish_raw(&mut self, seq: u64, rec: &[u8]) -> Result<(), String> {
+        if rec.len() > engine::msg::MAX_MESSAGE_LEN || slot::record_seq(rec) != seq {
+            return Err(format!(
+                "malformed record ({} bytes, header seq {})",
+                rec.len(),
+                slot::record_seq(rec)
+            ));
+        }
+        let mut c = self.p.claim().map_err(|e| e.to_string())?;
+        let at = c.first() as u64 + self.base;
+        let b = &mut c.first_mut().bytes;
+        b[..rec.len()].copy_from_slice(rec);
+        if at != seq {
+            // Leave an undecodable record rather than a wrong one, and fail.
+            b[..2].copy_from_slice(&0u16.to_le_bytes());
+            return Err(format!(
+                "record seq {seq} arrived at ring position seq {at}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The node's replication side, per role.
+enum Replication {
+    None,
+    Primary(PrimaryRepl),
+    Secondary(SecondaryRepl),
 }
 
 /// Paths of a node's data directory.
@@ -156,6 +199,15 @@ pub struct Node {
     snap_tx: Option<std::sync::mpsc::SyncSender<(u64, Vec<u8>)>>,
     journal_dir: PathBuf,
     fatal: Fatal,
+    repl: Replication,
+    out_open: Arc<std::sync::atomic::AtomicBool>,
+    /// The replication role this node runs in now (a promoted secondary reports
+    /// `Standalone`: it has no peer).
+    pub role: Role,
+    /// State-hash checkpoints exchanged with the peer.
+    pub checkpoints: Arc<Checkpoints>,
+    /// Events a secondary produced and kept back (not sent: no gateway).
+    pub kept: Arc<AtomicU64>,
     /// Last sequence the logic processed.
     pub processed: Arc<AtomicU64>,
     /// Last sequence journaled.
@@ -166,6 +218,13 @@ pub struct Node {
     pub recovery: RecoverySummary,
     /// Whether this start opened a brand-new venue.
     pub fresh: bool,
+    /// Events recovery found the sessions are still owed, in order (engine
+    /// sessions in their headers): the FIX front sends them after each
+    /// session's next logon.
+    pub owed: Vec<Slot>,
+    /// The logic's output sequence at its last batch end: events up to here
+    /// were handed to the sender (or are in `owed`).
+    pub out_seq: Arc<AtomicU64>,
 }
 
 fn stage_cfg(s: &crate::config::StageConfig) -> StageConfig {
@@ -195,11 +254,28 @@ impl Node {
         if let Some(why) = journal.fallback_reason() {
             eprintln!("ringex: journal: {why}");
         }
-        let (logic, recovery) =
-            recovery::recover(&dirs.journal, logic_config(cfg), report.last_seq, true)?;
+        // What each FIX session's store already holds: recovery regenerates the
+        // execution reports above it (decided before a crash, never sent).
+        let marks = crate::fixgw::delivery_marks(cfg, dirs)?;
+        let (logic, recovery, owed) = recovery::recover_owed(
+            &dirs.journal,
+            logic_config(cfg),
+            report.last_seq,
+            true,
+            &marks,
+        )?;
         let fresh = report.last_seq.is_none() && recovery.snapshot_seq == 0;
         let base = journal.next_seq();
-        Self::start_with(cfg, dirs, journal, logic, recovery, base, fresh, out)
+        let out_open = Arc::new(std::sync::atomic::AtomicBool::new(
+            cfg.replication.role != Role::Secondary,
+        ));
+        let kept = Arc::new(AtomicU64::new(0));
+        let gated = Gated::new(out, out_open.clone(), kept.clone());
+        let mut node = Self::start_with(cfg, dirs, journal, logic, recovery, base, fresh, gated)?;
+        node.out_open = out_open;
+        node.kept = kept;
+        node.owed = owed;
+        Ok(node)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -260,44 +336,88 @@ impl Node {
             .map_err(|e| format!("journal stage: {e}"))?;
         // The business logic waits for every durability stage (journal today;
         // replication joins this list).
-        let logic_deps = [journal_stage];
-        let policy = SnapshotPolicy {
-            every_messages: cfg.snapshot.every_messages,
-            every: (cfg.snapshot.every_secs > 0)
-                .then(|| Duration::from_secs(cfg.snapshot.every_secs)),
-        };
+        let role = cfg.replication.role;
+        let checkpoints = Arc::new(Checkpoints::default());
+        let mut repl = Replication::None;
+        let mut logic_deps = vec![journal_stage];
+        if role == Role::Primary {
+            let (pr, stage) = PrimaryRepl::start(
+                &cfg.replication,
+                dirs.journal.clone(),
+                base,
+                checkpoints.clone(),
+            )?;
+            let id = ib
+                .stage("replicate", &[], stage, stage_cfg(&p.replicate))
+                .map_err(|e| format!("replicate stage: {e}"))?;
+            logic_deps.push(id);
+            repl = Replication::Primary(pr);
+        }
+        let mut logic_stage = LogicStage::new(
+            logic,
+            out_producer,
+            SnapshotPolicy {
+                every_messages: cfg.snapshot.every_messages,
+                every: (cfg.snapshot.every_secs > 0)
+                    .then(|| Duration::from_secs(cfg.snapshot.every_secs)),
+            },
+            snap_tx.clone(),
+            processed.clone(),
+        );
+        let every = cfg.replication.checkpoint_every;
+        if role != Role::Standalone && every > 0 {
+            let side = if role == Role::Primary {
+                Side::Primary
+            } else {
+                Side::Secondary
+            };
+            logic_stage = logic_stage.with_checkpoints(Checkpointer::new(
+                every,
+                recovery.last_seq,
+                side,
+                checkpoints.clone(),
+            ));
+        }
+        let out_seq = logic_stage.out_seq.clone();
         let logic_stage = ib
-            .stage(
-                "logic",
-                &logic_deps,
-                LogicStage::new(
-                    logic,
-                    out_producer,
-                    policy,
-                    snap_tx.clone(),
-                    processed.clone(),
-                ),
-                stage_cfg(&p.logic),
-            )
+            .stage("logic", &logic_deps, logic_stage, stage_cfg(&p.logic))
             .map_err(|e| format!("logic stage: {e}"))?;
         let (inbound, producer) = ib.start().map_err(|e| format!("inbound ring: {e}"))?;
+        let producer = InboundProducer { p: producer, base };
+        if role == Role::Secondary {
+            repl = Replication::Secondary(SecondaryRepl::start(
+                &cfg.replication,
+                base,
+                producer.clone(),
+                checkpoints.clone(),
+                fatal.clone(),
+            )?);
+        }
         let mut node = Node {
             inbound: Some(inbound),
             outbound: Some(outbound),
-            producer: InboundProducer { p: producer, base },
+            producer,
             journal_stage,
             logic_stage,
             snap_thread: Some(snap_thread),
             snap_tx: Some(snap_tx),
             journal_dir: dirs.journal.clone(),
             fatal,
+            repl,
+            out_open: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            role,
+            checkpoints,
+            kept: Arc::new(AtomicU64::new(0)),
             processed,
             journaled,
             delivered,
             recovery,
             fresh,
+            owed: Vec::new(),
+            out_seq,
         };
-        if fresh {
+        // A secondary's venue is opened by the primary's stream.
+        if fresh && role != Role::Secondary {
             let cmds = admin::opening_commands(cfg);
             let mut last = 0;
             for m in &cmds {
@@ -306,9 +426,64 @@ impl Node {
                     .publish_timeout(0, m, Duration::from_secs(10))
                     .map_err(|e| format!("publishing the opening admin commands: {e}"))?;
             }
-            node.wait_processed(last, Duration::from_secs(30))?;
+            if role == Role::Primary {
+                // Under `wait` this needs the secondary: wait for it as long as it takes.
+                if node.wait_processed(last, Duration::from_secs(2)).is_err() {
+                    crate::run::log(&format!(
+                        "replication: waiting for the secondary at {} to acknowledge the opening commands",
+                        cfg.replication
+                            .peer
+                            .map_or_else(String::new, |a| a.to_string())
+                    ));
+                    node.wait_processed(last, Duration::from_secs(24 * 3600))?;
+                }
+            } else {
+                node.wait_processed(last, Duration::from_secs(30))?;
+            }
         }
         Ok(node)
+    }
+
+    /// One replication status line (None when standalone).
+    pub fn replication_status(&self) -> Option<String> {
+        match &self.repl {
+            Replication::None => None,
+            Replication::Primary(p) => Some(p.shared.status()),
+            Replication::Secondary(s) => Some(s.status()),
+        }
+    }
+
+    /// The primary's replication counters (None unless primary).
+    pub fn primary_stats(&self) -> Option<replication::PrimaryStats> {
+        match &self.repl {
+            Replication::Primary(p) => Some(p.shared.stats()),
+            _ => None,
+        }
+    }
+
+    /// The secondary's receiver counters (None unless secondary).
+    pub fn secondary_stats(&self) -> Option<replication::SecondaryStats> {
+        match &self.repl {
+            Replication::Secondary(s) => Some(s.shared.stats()),
+            _ => None,
+        }
+    }
+
+    /// Secondary → primary: stops receiving from the old primary, waits until
+    /// the logic applied everything received, and opens the output gate (events
+    /// from now on are delivered). Returns the last applied sequence; the caller
+    /// then opens the gateways, whose commands continue from the next one.
+    pub fn promote(&mut self) -> Result<u64, String> {
+        let Replication::Secondary(s) = &mut self.repl else {
+            return Err(format!("this node is {}, not a secondary", self.role));
+        };
+        let next = s.stop();
+        let last = next.saturating_sub(1);
+        self.wait_processed(last, Duration::from_secs(60))?;
+        self.repl = Replication::None;
+        self.role = Role::Standalone;
+        self.out_open.store(true, Ordering::Release);
+        Ok(last)
     }
 
     /// A producer for a gateway thread.
@@ -342,7 +517,25 @@ impl Node {
     /// first), takes a final snapshot and closes the journal.
     pub fn shutdown(mut self) -> Result<ShutdownSummary, String> {
         let inbound = self.inbound.take().ok_or("already shut down")?;
+        match &mut self.repl {
+            Replication::Primary(p) => p.begin_stop(),
+            Replication::Secondary(s) => {
+                s.stop();
+            }
+            Replication::None => {}
+        }
         let mut halted = inbound.halt().map_err(|e| e.to_string())?;
+        if let Replication::Primary(p) = std::mem::replace(&mut self.repl, Replication::None) {
+            let st = p.stop();
+            crate::run::log(&format!(
+                "replication: {} records sent, {} datagrams resent ({} from the journal), {} degradations, {} checkpoints sent",
+                st.records_sent,
+                st.datagrams_resent,
+                st.resent_from_source,
+                st.degrade_events,
+                st.checkpoints_sent
+            ));
+        }
         let stage: LogicStage = halted.take(self.logic_stage).map_err(|e| e.to_string())?;
         let js: JournalStage = halted.take(self.journal_stage).map_err(|e| e.to_string())?;
         if let Some(o) = self.outbound.take() {

@@ -1,10 +1,21 @@
-//! Rebuilding the business-logic state from disk: newest snapshot, then the
-//! journal tail replayed through the logic (with output events dropped: they
-//! were answered, or not, before the crash).
+//! Rebuilding the business-logic state from disk: a snapshot, then the journal
+//! tail replayed through the logic.
+//!
+//! Output of the replay: each FIX session's store keeps a delivery mark, the
+//! highest engine event (output sequence) it holds. [`recover_owed`] starts from
+//! the newest snapshot at or below the lowest mark (older snapshots, or the
+//! whole journal, if needed) and keeps the addressed events above each session's
+//! mark: the execution reports that were decided before a crash but never
+//! reached the session's store. Events at or below a mark are dropped (never
+//! sent twice); sessions without a mark are owed nothing.
 
 use std::path::Path;
 
-use engine::logic::{Logic, LogicConfig, NullEvents};
+use engine::logic::{EventSink, Logic, LogicConfig};
+use engine::msg::{Header, Message};
+
+use super::slot::Slot;
+use super::stages::addressed;
 
 /// What a recovery did (one log line).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +28,10 @@ pub struct RecoverySummary {
     pub refused: u64,
     /// Last sequence in the state.
     pub last_seq: u64,
+    /// The logic's output sequence after recovery (last event numbered).
+    pub out_seq: u64,
+    /// Events the sessions are still owed (see [`recover_owed`]).
+    pub owed: u64,
     /// State hash after recovery.
     pub state_hash: u64,
 }
@@ -25,7 +40,7 @@ impl std::fmt::Display for RecoverySummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "snapshot at seq {}, replayed {} journal records{}, last seq {}, state hash {:016x}",
+            "snapshot at seq {}, replayed {} journal records{}, last seq {}, {} reports owed to sessions, state hash {:016x}",
             self.snapshot_seq,
             self.replayed,
             if self.refused > 0 {
@@ -34,6 +49,7 @@ impl std::fmt::Display for RecoverySummary {
                 String::new()
             },
             self.last_seq,
+            self.owed,
             self.state_hash
         )
     }
@@ -49,6 +65,38 @@ pub fn recover(
     last_seq: Option<u64>,
     use_snapshot: bool,
 ) -> Result<(Logic, RecoverySummary), String> {
+    recover_owed(journal_dir, cfg, last_seq, use_snapshot, &[]).map(|(l, s, _)| (l, s))
+}
+
+/// Collects the addressed events above their session's delivery mark.
+struct Owed<'a> {
+    marks: &'a [Option<u64>],
+    events: Vec<Slot>,
+}
+
+impl EventSink for Owed<'_> {
+    fn event(&mut self, header: &Header, msg: &Message) {
+        let mark = self.marks.get(header.session as usize).copied().flatten();
+        if addressed(header, msg) && mark.is_some_and(|m| header.seq > m) {
+            let mut slot = Slot::default();
+            slot.write(header, msg);
+            self.events.push(slot);
+        }
+    }
+}
+
+/// [`recover`], also returning the events the sessions are owed, in order.
+/// `marks[s]` is engine session `s`'s delivery mark (`None`: owed nothing). The
+/// snapshot used is the newest whose output sequence is at or below every mark,
+/// so the replay regenerates every owed event.
+pub fn recover_owed(
+    journal_dir: &Path,
+    cfg: LogicConfig,
+    last_seq: Option<u64>,
+    use_snapshot: bool,
+    marks: &[Option<u64>],
+) -> Result<(Logic, RecoverySummary, Vec<Slot>), String> {
+    let need = marks.iter().flatten().copied().min();
     let mut sum = RecoverySummary::default();
     let snap_dir = journal_dir.join(journal::format::SNAPSHOT_DIR);
     let mut logic = None;
@@ -67,6 +115,8 @@ pub fn recover(
             }
             let blob = snaps.load(seq).map_err(|e| e.to_string())?;
             match Logic::restore(&blob) {
+                // Too new: it already emitted events some session is still owed.
+                Ok(l) if need.is_some_and(|n| l.out_seq() > n) => {}
                 Ok(l) => {
                     sum.snapshot_seq = seq;
                     logic = Some(l);
@@ -79,6 +129,10 @@ pub fn recover(
         }
     }
     let mut logic = logic.unwrap_or_else(|| Logic::new(cfg));
+    let mut out = Owed {
+        marks,
+        events: Vec::new(),
+    };
     if let Some(last) = last_seq
         && last > sum.snapshot_seq
     {
@@ -94,7 +148,6 @@ pub fn recover(
             ));
         }
         let mut reader = journal::Reader::open(journal_dir, from).map_err(|e| e.to_string())?;
-        let mut out = NullEvents;
         while let Some(rec) = reader.next_record().map_err(|e| e.to_string())? {
             if rec.seq > last {
                 break;
@@ -110,5 +163,7 @@ pub fn recover(
         sum.last_seq = sum.last_seq.max(last);
     }
     sum.state_hash = logic.state_hash();
-    Ok((logic, sum))
+    sum.out_seq = logic.out_seq();
+    sum.owed = out.events.len() as u64;
+    Ok((logic, sum, out.events))
 }

@@ -36,3 +36,12 @@ impl Slot {
         }
     }
 }
+
+/// The sequence stamped in an encoded message's header (bytes 8..16; 0 if the
+/// record is too short to hold one).
+#[inline]
+pub fn record_seq(m: &[u8]) -> u64 {
+    m.get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}

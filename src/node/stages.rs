@@ -10,12 +10,14 @@ use engine::logic::{EventSink, Logic};
 use engine::msg::{Header, Message};
 use engine::ring::{EventHandler, Producer, SingleProducer};
 
+use super::checkpoint::Checkpointer;
 use super::slot::Slot;
 
 /// Why the node must stop now (a fatal stage error), set once.
 pub type Fatal = Arc<Mutex<Option<String>>>;
 
-fn set_fatal(f: &Fatal, why: String) {
+/// Records the first fatal error.
+pub fn set_fatal(f: &Fatal, why: String) {
     if let Ok(mut g) = f.lock()
         && g.is_none()
     {
@@ -124,13 +126,20 @@ struct OutSink<'a> {
     out: &'a mut SingleProducer<Slot>,
 }
 
+/// Whether the sender stage gets this event: an order event addressed to a
+/// session (recovery uses the same rule to find the events it still owes).
+pub fn addressed(header: &Header, msg: &Message) -> bool {
+    matches!(
+        msg,
+        Message::ExecReport(_) | Message::CancelReject(_) | Message::MassCancelReport(_)
+    ) && header.session != 0
+}
+
 impl EventSink for OutSink<'_> {
     fn event(&mut self, header: &Header, msg: &Message) {
-        let wanted = matches!(
-            msg,
-            Message::ExecReport(_) | Message::CancelReject(_) | Message::MassCancelReport(_)
-        ) && header.session != 0;
-        if wanted && let Ok(mut c) = self.out.claim() {
+        if addressed(header, msg)
+            && let Ok(mut c) = self.out.claim()
+        {
             c.first_mut().write(header, msg);
         }
     }
@@ -150,6 +159,10 @@ pub struct LogicStage {
     pub processed: Arc<AtomicU64>,
     /// Inputs the logic refused as undecodable.
     pub refused: u64,
+    checkpoint: Option<Checkpointer>,
+    /// The logic's output sequence at the last batch end (the FIX front's
+    /// starting delivery mark).
+    pub out_seq: Arc<AtomicU64>,
 }
 
 impl LogicStage {
@@ -162,7 +175,6 @@ impl LogicStage {
         processed: Arc<AtomicU64>,
     ) -> Self {
         LogicStage {
-            logic,
             out,
             policy,
             since_snapshot: 0,
@@ -170,7 +182,16 @@ impl LogicStage {
             snapshots,
             processed,
             refused: 0,
+            checkpoint: None,
+            out_seq: Arc::new(AtomicU64::new(logic.out_seq())),
+            logic,
         }
+    }
+
+    /// Takes state-hash checkpoints (replication) with `c`.
+    pub fn with_checkpoints(mut self, c: Checkpointer) -> Self {
+        self.checkpoint = Some(c);
+        self
     }
 }
 
@@ -187,8 +208,12 @@ impl EventHandler<Slot> for LogicStage {
         if self.logic.process(slot.msg(), &mut sink).is_err() {
             self.refused += 1;
         }
+        if let Some(c) = &mut self.checkpoint {
+            c.after(super::slot::record_seq(slot.msg()), &self.logic);
+        }
         self.since_snapshot += 1;
         if end_of_batch {
+            self.out_seq.store(self.logic.out_seq(), Ordering::Release);
             self.processed
                 .store(self.logic.last_input_seq(), Ordering::Release);
             let by_count =
@@ -213,6 +238,8 @@ impl EventHandler<Slot> for LogicStage {
 pub trait EventOut: Send + 'static {
     /// One event for `header.session`.
     fn deliver(&mut self, header: &Header, msg: &Message);
+    /// The end of a batch of events (a good moment for periodic work).
+    fn end_of_batch(&mut self) {}
 }
 
 /// The sender stage: decodes outbound slots and hands them to an [`EventOut`].
@@ -230,10 +257,13 @@ impl<O: EventOut> SenderStage<O> {
 }
 
 impl<O: EventOut> EventHandler<Slot> for SenderStage<O> {
-    fn on_event(&mut self, slot: &Slot, _sequence: i64, _end_of_batch: bool) {
+    fn on_event(&mut self, slot: &Slot, _sequence: i64, end_of_batch: bool) {
         if let Ok((h, m)) = engine::msg::decode(slot.msg()) {
             self.out.deliver(&h, &m);
             self.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        if end_of_batch {
+            self.out.end_of_batch();
         }
     }
 }

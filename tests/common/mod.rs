@@ -40,7 +40,14 @@ impl NodeProc {
     // failure it is killed and reaped before the panic.
     #[allow(clippy::zombie_processes)]
     pub fn start(config: &Path, data: &Path) -> NodeProc {
+        Self::start_env(config, data, &[])
+    }
+
+    /// [`NodeProc::start`] with extra environment variables (test hooks).
+    #[allow(clippy::zombie_processes)]
+    pub fn start_env(config: &Path, data: &Path, env: &[(&str, &str)]) -> NodeProc {
         let mut child = Command::new(BIN)
+            .envs(env.iter().copied())
             .args(["run", "--config"])
             .arg(config)
             .arg("--data-dir")
@@ -200,6 +207,8 @@ pub struct Fix {
     pub last_in: u64,
     /// MsgSeqNum of the node's Logon answer.
     pub logon_in: u64,
+    /// ResendRequests the node sent (answered with a gap fill).
+    pub resend_requests: u64,
     buf: Vec<u8>,
     enc: Encoder,
 }
@@ -217,6 +226,7 @@ impl Fix {
             enc: Encoder::new(b"FIX.4.4"),
             last_in: 0,
             logon_in: 0,
+            resend_requests: 0,
         };
         f.send("A", &[(98, "0"), (108, "30"), (553, comp), (554, password)]);
         let m = f.recv_until("A", Duration::from_secs(10));
@@ -262,6 +272,7 @@ impl Fix {
                 if m.get(35) == Some("2") {
                     // ResendRequest (after a crash the node may have missed
                     // our last messages): gap-fill over them, we resend nothing.
+                    self.resend_requests += 1;
                     let begin = m.get(7).unwrap_or("1").to_string();
                     let next = self.seq.to_string();
                     let saved = self.seq;

@@ -482,6 +482,9 @@ fn halt_suspend_disconnect_and_withdraw() {
             kind: SessionEventKind::Disconnect,
             account: A,
             cancel_on_disconnect: true,
+            next_in: 0,
+            next_out: 0,
+            out_mark: 0,
         }),
     );
     let r = reports(&out);

@@ -147,14 +147,24 @@ wire_body! {
 }
 
 wire_body! {
-    /// A gateway session's lifecycle event.
+    /// A gateway session's lifecycle event, or (kind `SeqSync`) a report of its
+    /// FIX sequence numbers, so that a node replaying the stream (a promoted
+    /// secondary) can derive them. The business logic ignores the numbers.
     SessionEvent = SessionEvent {
-        /// Logon, logout or disconnect.
+        /// Logon, logout, disconnect or sequence-number sync.
         kind: SessionEventKind,
         /// The session's account.
         account: AccountId,
         /// Cancel the session's orders on logout/disconnect.
         cancel_on_disconnect: bool,
+        /// The FIX MsgSeqNum the gateway expects next from the client when it
+        /// published this; 0 = not reported.
+        next_in: u64,
+        /// The FIX MsgSeqNum of the next message the gateway sends; 0 = not reported.
+        next_out: u64,
+        /// Output sequence (event header `seq`) of the last engine event the gateway
+        /// had sent to this session when it published this; 0 = none yet.
+        out_mark: u64,
     }
 }
 

@@ -175,6 +175,9 @@ wire_enum! {
         Logout = 2,
         /// The connection was lost (or the gateway dropped a misbehaving client).
         Disconnect = 3,
+        /// No lifecycle change: the gateway reports the session's FIX sequence
+        /// numbers after session-level traffic moved them (see `SessionEvent`).
+        SeqSync = 4,
     }
 }
 

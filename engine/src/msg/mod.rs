@@ -35,7 +35,8 @@ pub use codes::{CancelReason, ExecKind, MassCancelScope, MsgType, RejectCode, Se
 use crate::types::{Seq, SessionId};
 
 /// Format version written in every header; decoders refuse any other.
-pub const VERSION: u8 = 1;
+/// 2: `SessionEvent` carries the session's FIX sequence numbers (`SeqSync`).
+pub const VERSION: u8 = 2;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 24;
 /// Largest encoded message: the ring slot size. Checked at compile time below.

@@ -213,3 +213,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn session_event_carries_fix_sequence_numbers() {
+    let e = SessionEvent {
+        kind: SessionEventKind::SeqSync,
+        account: 9,
+        cancel_on_disconnect: false,
+        next_in: 41,
+        next_out: u64::MAX,
+        out_mark: 1 << 40,
+    };
+    let h = Header {
+        session: 2,
+        seq: 5,
+        timestamp_ns: 6,
+    };
+    let mut buf = [0u8; MAX_MESSAGE_LEN];
+    let n = e.encode(&h, &mut buf).unwrap();
+    // kind + account + flag + three u64 numbers.
+    assert_eq!(n, HEADER_LEN + 1 + 4 + 1 + 24);
+    assert_eq!(decode(&buf[..n]).unwrap(), (h, Message::SessionEvent(e)));
+    // An unknown kind code is a decode error naming the field, never a panic.
+    buf[HEADER_LEN] = 99;
+    assert!(decode(&buf[..n]).is_err());
+}

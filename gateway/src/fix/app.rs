@@ -1014,14 +1014,43 @@ pub fn write_exec_report_body(
 /// engine reports: `0` new, `1` partially filled, `2` filled (nothing open, some
 /// filled), and `8` when the engine knows no live order by that id.
 pub fn write_cancel_reject_body(enc: &mut Encoder, header: &Header, cr: &CancelReject) {
-    put_order_id(enc, cr.order_id);
+    write_cancel_reject_body_with(enc, header, cr, None);
+}
+
+/// What the gateway remembers of an order that is no longer live (the engine
+/// forgets dead orders): filled out of the execution reports it sent, see
+/// [`super::events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadOrder {
+    /// OrdStatus (39) of its last report: `2` filled, `4` cancelled, `C` expired.
+    pub status: u8,
+    /// Exchange order id.
+    pub order_id: u64,
+    /// Filled quantity (lots).
+    pub cum_qty: u64,
+    /// Sum of price × quantity over its fills (ticks × lots), for AvgPx.
+    pub cum_notional: u64,
+}
+
+/// [`write_cancel_reject_body`] when the engine knew no live order but the
+/// gateway remembers it as `dead`: OrdStatus (39) is its real final status,
+/// OrderID (37) its id, CxlRejReason (102) 0 "too late to cancel".
+pub fn write_cancel_reject_body_with(
+    enc: &mut Encoder,
+    header: &Header,
+    cr: &CancelReject,
+    dead: Option<&DeadOrder>,
+) {
+    let dead = dead.filter(|_| cr.leaves_qty == 0 && cr.cum_qty == 0);
+    put_order_id(enc, dead.map_or(cr.order_id, |d| d.order_id));
     put_clordid(enc, tag::CL_ORD_ID, cr.client_order_id);
     put_clordid(enc, tag::ORIG_CL_ORD_ID, cr.orig_client_order_id);
-    let status = match (cr.leaves_qty, cr.cum_qty) {
-        (0, 0) => b'8',
-        (0, _) => b'2',
-        (_, 0) => b'0',
-        (_, _) => b'1',
+    let status = match (dead, cr.leaves_qty, cr.cum_qty) {
+        (Some(d), _, _) => d.status,
+        (None, 0, 0) => b'8',
+        (None, 0, _) => b'2',
+        (None, _, 0) => b'0',
+        (None, _, _) => b'1',
     };
     enc.field_char(tag::ORD_STATUS, status);
     enc.field_char(
@@ -1029,6 +1058,7 @@ pub fn write_cancel_reject_body(enc: &mut Encoder, header: &Header, cr: &CancelR
         if cr.was_replace { b'2' } else { b'1' },
     );
     let reason: u64 = match cr.reason {
+        _ if dead.is_some() => 0,
         RejectCode::UnknownOrder | RejectCode::NotOwner => 1,
         RejectCode::PendingChange => 3,
         RejectCode::Duplicate => 6,
@@ -1036,7 +1066,14 @@ pub fn write_cancel_reject_body(enc: &mut Encoder, header: &Header, cr: &CancelR
     };
     enc.field_u64(tag::CXL_REJ_REASON, reason);
     enc.field_timestamp(tag::TRANSACT_TIME, header.timestamp_ns);
-    enc.field(tag::TEXT, reject_text(cr.reason).as_bytes());
+    let text = match dead.map(|d| d.status) {
+        Some(b'2') => "Too late: order already filled",
+        Some(b'4') => "Too late: order already cancelled",
+        Some(b'C') => "Too late: order expired",
+        Some(_) => "Too late: order no longer live",
+        None => reject_text(cr.reason),
+    };
+    enc.field(tag::TEXT, text.as_bytes());
 }
 
 /// OrderMassCancelReport (r) body. OrderID (37) is the event's sequence

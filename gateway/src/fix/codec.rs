@@ -1217,6 +1217,8 @@ pub struct Encoder {
     begin_string: Vec<u8>,
     body_start: usize,
     msg_start: usize,
+    /// Where the fields after `35=<type>` begin.
+    fields_start: usize,
 }
 
 impl Encoder {
@@ -1227,6 +1229,7 @@ impl Encoder {
             begin_string: begin_string.to_vec(),
             body_start: 0,
             msg_start: 0,
+            fields_start: 0,
         }
     }
 
@@ -1235,7 +1238,16 @@ impl Encoder {
         self.buf.clear();
         self.body_start = 2 + self.begin_string.len() + 1 + BODY_LENGTH_ROOM;
         self.buf.resize(self.body_start, 0);
-        self.field(tags::MSG_TYPE, msg_type)
+        self.field(tags::MSG_TYPE, msg_type);
+        self.fields_start = self.buf.len();
+        self
+    }
+
+    /// The fields written since `start` (after `35=<type>`), before `finish`:
+    /// an application message body for [`crate::fix::session::Acceptor::send`],
+    /// encoded in place (no copy, no allocation).
+    pub fn body_fields(&self) -> &[u8] {
+        self.buf.get(self.fields_start..).unwrap_or(&[])
     }
 
     #[inline]

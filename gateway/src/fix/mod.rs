@@ -6,6 +6,8 @@
 //! - [`dict`]: the FIX 4.4 tags we accept per message type and `validate`, which
 //!   turns a parsed message into the session-level Reject(3) the session must send.
 //! - [`app`]: D/F/G/q -> engine commands, engine events -> 8/9/r, instrument reference data.
+//! - [`events`]: engine events -> FIX bodies on the owning gateway thread, and the
+//!   per-session memory of dead orders for OrderCancelReject's OrdStatus.
 //! - [`harness`]: the never-panic harness shared by the fuzz target and the property tests.
 //! - [`session`]: the acceptor session layer as a pure state machine (logon,
 //!   sequence numbers, resend, heartbeats, validation, throttle).
@@ -20,6 +22,7 @@ pub mod config;
 pub mod decimal;
 pub mod dict;
 pub mod echo;
+pub mod events;
 pub mod harness;
 pub mod net;
 pub mod session;

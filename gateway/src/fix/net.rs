@@ -12,6 +12,14 @@
 //!   `BusinessReject { reason: 4, .. }` when the ring is full.
 //! - Outbound: [`GatewayHandle::send`] (any thread) puts the message on the owning
 //!   thread's bounded channel and wakes it (one wake-up per burst, not per message).
+//!   The node uses [`GatewayHandle::send_event`] instead: the engine event itself
+//!   (a fixed-size [`EventBytes`] record) travels through the channel, whose slots
+//!   are allocated once at start, and the owning thread renders it into its
+//!   reused encoder buffer ([`EventRenderer`]): no allocation per message.
+//! - Delivery marks: [`GatewayHandle::delivered_through`] tells every thread that
+//!   all events up to a sequence were handed over, so idle sessions' stores keep
+//!   an up-to-date mark; [`GatewayConfig::held_events`] are the events a restarted
+//!   node still owed, sent to each session right after its next logon.
 //! - Each connection's unwritten output is bounded by
 //!   [`Settings::max_outbound_buffer`]: a client that reads too slowly is
 //!   disconnected (and the application hears `on_session_down`, the
@@ -29,7 +37,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::app::Instruments;
 use super::config::{SessionConfig, Settings};
+use super::events::{EventBytes, EventRenderer};
 use super::session::{Acceptor, Application, ConnId, Directory, Disposition, SessionId};
 use super::store::{FileStore, MemStore, MessageStore};
 
@@ -58,6 +68,17 @@ pub struct GatewayConfig {
     pub data_dir: Option<PathBuf>,
     /// Capacity of each thread's outbound channel (messages).
     pub outbound_capacity: usize,
+    /// Reference data for rendering engine events ([`GatewayHandle::send_event`]);
+    /// `None`: events are refused (the gateway then only sends bodies).
+    pub instruments: Option<Arc<Instruments>>,
+    /// Engine events a restarted node owed its sessions (session, event), in
+    /// order: each session gets its own right after its next logon, before any
+    /// new traffic ([`Acceptor::hold`]).
+    pub held_events: Vec<(SessionId, EventBytes)>,
+    /// Every engine event up to this sequence was handed over before this start
+    /// (or is in `held_events`): raises the delivery mark of every session with
+    /// nothing held.
+    pub delivered_through: Option<u64>,
 }
 
 impl GatewayConfig {
@@ -70,6 +91,9 @@ impl GatewayConfig {
             sessions,
             data_dir: None,
             outbound_capacity: 65_536,
+            instruments: None,
+            held_events: Vec::new(),
+            delivered_through: None,
         }
     }
 }
@@ -110,6 +134,8 @@ pub struct Outbound {
 
 enum Command {
     Send(Outbound),
+    Event(SessionId, EventBytes),
+    Through(u64),
     Logout(SessionId, String),
     Handoff(TcpStream, Vec<u8>),
 }
@@ -121,6 +147,8 @@ pub enum SendError {
     UnknownSession(SessionId),
     /// The owning thread's channel is full (the message is given back).
     Full(Outbound),
+    /// The owning thread's channel is full (the caller keeps its event).
+    Busy,
     /// The gateway has stopped.
     Stopped,
 }
@@ -130,6 +158,7 @@ impl std::fmt::Display for SendError {
         match self {
             SendError::UnknownSession(s) => write!(f, "unknown FIX session {s}"),
             SendError::Full(o) => write!(f, "outbound channel of session {} full", o.session),
+            SendError::Busy => write!(f, "outbound channel full"),
             SendError::Stopped => write!(f, "FIX gateway stopped"),
         }
     }
@@ -154,6 +183,9 @@ pub struct GatewayHandle {
 }
 
 impl GatewayHandle {
+    // The error hands the command back by value on purpose: boxing it would
+    // allocate on the path this channel exists to keep allocation-free.
+    #[allow(clippy::result_large_err)]
     fn push(&self, thread: usize, cmd: Command) -> Result<(), TrySendError<Command>> {
         let link = &self.links[thread];
         link.tx.try_send(cmd)?;
@@ -178,6 +210,37 @@ impl GatewayHandle {
             TrySendError::Full(Command::Send(m)) => SendError::Full(m),
             _ => SendError::Stopped,
         })
+    }
+
+    /// Send the engine event `event` (an encoded `engine::msg` event addressed to
+    /// gateway session `session`): rendered on the owning thread (see
+    /// [`EventRenderer`]). Never blocks and never allocates; a full channel
+    /// answers [`SendError::Busy`].
+    pub fn send_event(&self, session: SessionId, event: &EventBytes) -> Result<(), SendError> {
+        if self.stop.load(Ordering::Acquire) {
+            return Err(SendError::Stopped);
+        }
+        if session >= self.directory.len() {
+            return Err(SendError::UnknownSession(session));
+        }
+        let thread = self.directory.owner(session);
+        self.push(thread, Command::Event(session, *event))
+            .map_err(|e| match e {
+                TrySendError::Full(_) => SendError::Busy,
+                TrySendError::Disconnected(_) => SendError::Stopped,
+            })
+    }
+
+    /// Every engine event up to `event_seq` has been handed over (in order, on
+    /// the same channels): each thread raises the delivery mark of its sessions
+    /// that hold nothing. Returns false if some thread's channel was full (a
+    /// later call covers it).
+    pub fn delivered_through(&self, event_seq: u64) -> bool {
+        let mut all = true;
+        for t in 0..self.links.len() {
+            all &= self.push(t, Command::Through(event_seq)).is_ok();
+        }
+        all
     }
 
     /// Log session `id` out with `text` (operator action).
@@ -270,6 +333,7 @@ impl Gateway {
         };
         let mut listener = Some(listener);
         let mut joins = Vec::new();
+        let held = Arc::new(cfg.held_events);
         for (t, ((poll, rx), st)) in polls.into_iter().zip(rxs).zip(stores).enumerate() {
             let listener = if t == 0 { listener.take() } else { None };
             let worker = Worker {
@@ -280,7 +344,10 @@ impl Gateway {
                 handle: handle.clone(),
                 conns: Vec::new(),
                 again: Vec::new(),
+                renderer: cfg.instruments.clone().map(EventRenderer::new),
             };
+            let held = held.clone();
+            let through = cfg.delivered_through;
             let settings = cfg.settings.clone();
             let directory = directory.clone();
             let app = app.clone();
@@ -304,7 +371,12 @@ impl Gateway {
                             .ok_or_else(|| "store missing".to_string())
                     };
                     match Acceptor::new(settings, directory.clone(), t, &mut mk, app(t)) {
-                        Ok(acceptor) => worker.run(acceptor),
+                        Ok(mut acceptor) => {
+                            let mut worker = worker;
+                            worker.start_held(&mut acceptor, &held, through);
+                            drop(held);
+                            worker.run(acceptor)
+                        }
                         Err(e) => eprintln!("fix gateway thread {t}: {e}"),
                     }
                 })
@@ -373,9 +445,58 @@ struct Worker {
     /// Connections that used up their read budget and may have more to read
     /// (mio is edge-triggered: no new event comes for bytes already waiting).
     again: Vec<ConnId>,
+    /// Renders engine events (when the gateway has reference data).
+    renderer: Option<EventRenderer>,
 }
 
 impl Worker {
+    /// Before the first poll: hold the owed events of this thread's sessions for
+    /// their next logon, then raise the other sessions' delivery marks.
+    fn start_held<A: Application>(
+        &mut self,
+        acc: &mut Acceptor<A>,
+        held: &[(SessionId, EventBytes)],
+        through: Option<u64>,
+    ) {
+        let now = now_ns();
+        let mine = |s: SessionId| self.handle.directory.owner(s) == self.thread;
+        if let Some(r) = self.renderer.as_mut() {
+            for (s, ev) in held.iter().filter(|(s, _)| mine(*s)) {
+                match r.render(*s, ev) {
+                    Ok(m) => acc.hold(*s, m.msg_type, m.body.to_vec(), m.event_seq, now),
+                    Err(e) => eprintln!("fix gateway: owed event for session {s} dropped: {e}"),
+                }
+            }
+        } else if !held.is_empty() {
+            eprintln!("fix gateway: owed events dropped: no reference data to render them");
+        }
+        if let Some(t) = through {
+            acc.delivered_through(t);
+        }
+    }
+
+    /// One engine event for `session`: rendered and sent (or held).
+    fn event<A: Application>(
+        &mut self,
+        acc: &mut Acceptor<A>,
+        session: SessionId,
+        ev: &EventBytes,
+        now: u64,
+    ) {
+        let Some(r) = self.renderer.as_mut() else {
+            eprintln!("fix gateway: engine event dropped: no reference data to render it");
+            return;
+        };
+        match r.render(session, ev) {
+            Ok(m) => {
+                if let Err(e) = acc.send_event(session, m.msg_type, m.body, m.event_seq, now) {
+                    eprintln!("fix gateway: {e}");
+                }
+            }
+            Err(e) => eprintln!("fix gateway: engine event for session {session} dropped: {e}"),
+        }
+    }
+
     fn run<A: Application>(mut self, mut acc: Acceptor<A>) {
         if let Some(l) = self.listener.as_mut()
             && let Err(e) = self
@@ -424,6 +545,8 @@ impl Worker {
                             eprintln!("fix gateway: {e}");
                         }
                     }
+                    Command::Event(session, ev) => self.event(&mut acc, session, &ev, now),
+                    Command::Through(seq) => acc.delivered_through(seq),
                     Command::Logout(id, text) => acc.logout(id, &text, now),
                     Command::Handoff(stream, pending) => self.adopt(&mut acc, stream, pending, now),
                 }
@@ -432,10 +555,16 @@ impl Worker {
                 acc.on_timer(now);
                 last_tick = now;
             }
-            self.flush_all(&mut acc, now);
+            // Sequence numbers the session layer moved go into the journal
+            // before the messages that moved them reach the wire.
+            acc.report_seq_changes();
+            // Stores first: a message on the wire is always in its store (and
+            // its delivery mark), so a restart never sends a report twice nor
+            // reuses a sequence number the counterparty has seen.
             if let Err(e) = acc.flush_stores() {
                 eprintln!("fix gateway: store flush failed: {e}");
             }
+            self.flush_all(&mut acc, now);
         }
         for c in 0..self.conns.len() {
             if self.conns[c].is_some() {

@@ -13,7 +13,7 @@
 //! (see `ARCHITECTURE.md`, section "FIX session layer", for the rule list and
 //! where each rule is tested).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use super::codec::{
@@ -72,6 +72,32 @@ pub trait Application {
     /// `cfg.cancel_on_disconnect` says whether its orders must now be cancelled:
     /// this is the cancel-on-disconnect hook.
     fn on_session_down(&mut self, _session: SessionId, _cfg: &SessionConfig, _reason: &str) {}
+
+    /// The session layer itself moved the session's sequence numbers (logon,
+    /// heartbeats, test requests, session rejects, business rejects, replies the
+    /// application sent with [`Reply::send`], resets, inbound session-level
+    /// messages): called from [`Acceptor::report_seq_changes`] with the numbers
+    /// now, so the node can journal them (a promoted secondary derives the
+    /// session state from the journal). Not called for the two changes the
+    /// application can count itself: an application message it accepted, and an
+    /// engine event sent with [`Acceptor::send_event`] (`event_seq` != 0).
+    /// Return `false` to be called again next time (e.g. the inbound ring was
+    /// full).
+    fn on_seq_change(&mut self, _session: SessionId, _seqs: SeqState) -> bool {
+        true
+    }
+}
+
+/// A session's sequence numbers as reported to [`Application::on_seq_change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqState {
+    /// MsgSeqNum expected on the next inbound message.
+    pub next_in: u64,
+    /// MsgSeqNum of the next outbound message.
+    pub next_out: u64,
+    /// `event_seq` of the last engine event sent with [`Acceptor::send_event`]
+    /// (0 = none since this acceptor started).
+    pub out_mark: u64,
 }
 
 /// Every configured session, and which gateway thread owns it.
@@ -210,7 +236,21 @@ struct SessionState {
     resend_until: Option<u64>,
     /// Messages received ahead of a gap, by MsgSeqNum.
     queue: BTreeMap<u64, Vec<u8>>,
+    /// `event_seq` of the last engine event sent with [`Acceptor::send_event`]
+    /// (0 = none since this acceptor started), reported in [`SeqState::out_mark`].
+    out_mark: u64,
+    /// The session layer moved a sequence number since the last
+    /// [`Application::on_seq_change`] report.
+    seq_dirty: bool,
+    /// Outbound application messages held until the next logon (see
+    /// [`Acceptor::hold`]): (MsgType, body, engine event sequence).
+    held: VecDeque<(Vec<u8>, Vec<u8>, u64)>,
 }
+
+/// Most messages [`Acceptor::hold`] keeps in memory for one session; past it the
+/// held messages are stored (sequence numbers assigned) at once, so the
+/// counterparty gets them by ResendRequest after its logon instead.
+pub const MAX_HELD_MESSAGES: usize = 100_000;
 
 /// Where an application's replies go: sends application messages on the session
 /// whose message is being delivered.
@@ -225,6 +265,7 @@ impl Reply<'_> {
     /// after the standard header as `tag=value\x01` bytes. It gets the next
     /// MsgSeqNum and is kept in the store for resends.
     pub fn send(&mut self, msg_type: &[u8], body: &[u8]) {
+        self.sess.seq_dirty = true;
         if self.error.is_none()
             && let Err(e) = send_app(&mut self.out, self.sess, msg_type, body)
         {
@@ -296,6 +337,7 @@ fn send_admin(
     header(out.enc, &sess.cfg, t, seq, out.now, None);
     body(out.enc);
     sess.store.set_next_sender_seq(seq + 1);
+    sess.seq_dirty = true;
     out.enc.finish();
     push_encoded(out);
 }
@@ -327,6 +369,17 @@ fn send_app(
     t: &[u8],
     body: &[u8],
 ) -> Result<(), String> {
+    send_app_event(out, sess, t, body, 0)
+}
+
+/// [`send_app`] for a message reporting engine event `event_seq` (0: none).
+fn send_app_event(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    t: &[u8],
+    body: &[u8],
+    event_seq: u64,
+) -> Result<(), String> {
     let seq = sess.store.next_sender_seq();
     sess.store
         .append(StoredMessage {
@@ -334,6 +387,7 @@ fn send_app(
             sending_time_ns: out.now,
             msg_type: t,
             body,
+            event_seq,
         })
         .map_err(|e| e.to_string())?;
     sess.store.set_next_sender_seq(seq + 1);
@@ -435,6 +489,9 @@ impl<A: Application> Acceptor<A> {
                         conn: None,
                         resend_until: None,
                         queue: BTreeMap::new(),
+                        out_mark: 0,
+                        seq_dirty: false,
+                        held: VecDeque::new(),
                     }));
                 }
                 _ => sessions.push(None),
@@ -816,6 +873,7 @@ impl<A: Application> Acceptor<A> {
         sess.conn = Some(cid);
         sess.queue.clear();
         sess.resend_until = None;
+        sess.seq_dirty = true;
         conn.session = Some(sid);
         conn.phase = Phase::Active;
         conn.heartbeat_ns = hb.saturating_mul(1_000_000_000);
@@ -867,6 +925,14 @@ impl<A: Application> Acceptor<A> {
                 e.field(tags::RESET_SEQ_NUM_FLAG, b"Y");
             }
         });
+        // Messages held for this logon go first, in order, before any new traffic.
+        while let Some((t, body, ev)) = sess.held.pop_front() {
+            if send_app_event(&mut out, sess, &t, &body, ev).is_err() {
+                out.conn.disposition = Disposition::CloseNow;
+                out.conn.close_reason = "message store failed";
+                break;
+            }
+        }
         app.on_logon(sid, &sess.cfg);
         if seq > expected {
             send_resend_request(&mut out, sess, expected, seq);
@@ -984,6 +1050,29 @@ impl<A: Application> Acceptor<A> {
         body: &[u8],
         now: u64,
     ) -> Result<(), SendError> {
+        self.send_event(id, msg_type, body, 0, now)
+    }
+
+    /// [`Acceptor::send`] for a message reporting engine event `event_seq` (the
+    /// business logic's output sequence; 0 = none): stored with it, so the store's
+    /// delivery mark covers it. While the session has held messages
+    /// ([`Acceptor::hold`]) this one is held behind them, keeping the order.
+    pub fn send_event(
+        &mut self,
+        id: SessionId,
+        msg_type: &[u8],
+        body: &[u8],
+        event_seq: u64,
+        now: u64,
+    ) -> Result<(), SendError> {
+        let held = match self.sessions.get(id).and_then(Option::as_ref) {
+            Some(s) => !s.held.is_empty(),
+            None => return Err(SendError::UnknownSession(id)),
+        };
+        if held {
+            self.hold(id, msg_type, body.to_vec(), event_seq, now);
+            return Ok(());
+        }
         let Self {
             settings,
             sessions,
@@ -1022,11 +1111,99 @@ impl<A: Application> Acceptor<A> {
             settings,
             now,
         };
-        send_app(&mut out, sess, msg_type, body).map_err(|e| {
+        let r = send_app_event(&mut out, sess, msg_type, body, event_seq).map_err(|e| {
             out.conn.disposition = Disposition::CloseNow;
             out.conn.close_reason = "message store failed";
             SendError::Store(e)
-        })
+        });
+        if r.is_ok() {
+            if event_seq != 0 {
+                sess.out_mark = event_seq;
+            } else {
+                // Not an engine event: the journal cannot count it.
+                sess.seq_dirty = true;
+            }
+        }
+        r
+    }
+
+    /// Report every session whose numbers the session layer moved since its last
+    /// report to [`Application::on_seq_change`] (call once per poll iteration,
+    /// before the iteration's output is written to the sockets).
+    pub fn report_seq_changes(&mut self) {
+        let Self { sessions, app, .. } = self;
+        for (id, s) in sessions.iter_mut().enumerate() {
+            let Some(s) = s.as_mut() else { continue };
+            if !s.seq_dirty {
+                continue;
+            }
+            let seqs = SeqState {
+                next_in: s.store.next_target_seq(),
+                next_out: s.store.next_sender_seq(),
+                out_mark: s.out_mark,
+            };
+            if app.on_seq_change(id, seqs) {
+                s.seq_dirty = false;
+            }
+        }
+    }
+
+    /// Keep an outbound application message for session `id` until its next
+    /// logon, when it is sent right after our Logon reply as a normal new message
+    /// (new MsgSeqNum, no PossDup), before anything else; used for the execution
+    /// reports a restarted node owed the session. If the session is logged on
+    /// now, it is sent at once. Past [`MAX_HELD_MESSAGES`] everything held is
+    /// stored at once instead (the counterparty gets it by ResendRequest). Held
+    /// messages are not in the store, so they do not raise its delivery mark:
+    /// after a crash they are owed again.
+    pub fn hold(
+        &mut self,
+        id: SessionId,
+        msg_type: &[u8],
+        body: Vec<u8>,
+        event_seq: u64,
+        now: u64,
+    ) {
+        let logged_on = self.is_logged_on(id);
+        let Some(sess) = self.sessions.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        sess.held.push_back((msg_type.to_vec(), body, event_seq));
+        if logged_on || sess.held.len() > MAX_HELD_MESSAGES {
+            let mut held = std::mem::take(&mut sess.held);
+            while let Some((t, body, ev)) = held.pop_front() {
+                if let Err(e) = self.send_event(id, &t, &body, ev, now) {
+                    // The session was disconnected by the store failure; what is
+                    // left is owed again after a restart.
+                    drop(e);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Messages held for session `id`'s next logon.
+    pub fn held(&self, id: SessionId) -> usize {
+        self.sessions
+            .get(id)
+            .and_then(Option::as_ref)
+            .map_or(0, |s| s.held.len())
+    }
+
+    /// The node's sender has handed over every engine event up to `event_seq`:
+    /// raise the delivery mark of every session here that holds nothing (a
+    /// session with held messages keeps its mark until they are stored).
+    pub fn delivered_through(&mut self, event_seq: u64) {
+        for s in self.sessions.iter_mut().flatten() {
+            if s.held.is_empty() {
+                s.store.raise_delivered(event_seq);
+            }
+        }
+    }
+
+    /// The delivery mark of session `id`'s store.
+    pub fn delivered(&self, id: SessionId) -> Option<u64> {
+        self.sessions.get(id)?.as_ref()?.store.delivered()
     }
 
     /// Hand buffered store writes to the kernel (call once per poll iteration).
@@ -1105,7 +1282,9 @@ fn send_resend_request(out: &mut Out<'_>, sess: &mut SessionState, begin: u64, s
     sess.resend_until = Some(seen);
 }
 
-/// Everything after Logon: header checks, sequence numbers, dispatch.
+/// Everything after Logon; marks the session's numbers for a report when the
+/// inbound number moved for anything but an application message the
+/// application accepted.
 fn process_active<A: Application>(
     out: &mut Out<'_>,
     sess: &mut SessionState,
@@ -1114,13 +1293,30 @@ fn process_active<A: Application>(
     msg: &Message<'_>,
     validator: fn(&Message<'_>) -> Result<(), SessionReject>,
 ) {
+    let before = sess.store.next_target_seq();
+    let taken = process_active_inner(out, sess, app, sid, msg, validator);
+    if !taken && sess.store.next_target_seq() != before {
+        sess.seq_dirty = true;
+    }
+}
+
+/// Header checks, sequence numbers, dispatch. True when an application message
+/// was delivered and accepted.
+fn process_active_inner<A: Application>(
+    out: &mut Out<'_>,
+    sess: &mut SessionState,
+    app: &mut A,
+    sid: SessionId,
+    msg: &Message<'_>,
+    validator: fn(&Message<'_>) -> Result<(), SessionReject>,
+) -> bool {
     let t = msg.msg_type();
     let expected = sess.store.next_target_seq();
     let seq = msg.seq_num().ok();
 
     if msg.begin_string() != out.settings.begin_string.as_bytes() {
         logout_and_close(out, sess, "Incorrect BeginString", "incorrect BeginString");
-        return;
+        return false;
     }
     if msg.get(tags::SENDER_COMP_ID) != Some(sess.cfg.their_comp_id.as_bytes())
         || msg.get(tags::TARGET_COMP_ID) != Some(sess.cfg.our_comp_id.as_bytes())
@@ -1136,7 +1332,7 @@ fn process_active<A: Application>(
             reject(SessionRejectReason::CompIdProblem, None, "CompID problem"),
         );
         logout_and_close(out, sess, "CompID problem", "CompID problem");
-        return;
+        return false;
     }
     let Some(seq) = seq else {
         logout_and_close(
@@ -1145,7 +1341,7 @@ fn process_active<A: Application>(
             "MsgSeqNum(34) missing or malformed",
             "MsgSeqNum missing",
         );
-        return;
+        return false;
     };
     let sending_time = match msg.get_timestamp(tags::SENDING_TIME) {
         Ok(Some(st)) => st,
@@ -1162,7 +1358,7 @@ fn process_active<A: Application>(
                 sess.store.set_next_target_seq(expected + 1);
             }
             send_reject(out, sess, Some(seq), Some(t), r);
-            return;
+            return false;
         }
     };
     if sending_time.abs_diff(out.now) > out.settings.sending_time_tolerance_ns {
@@ -1181,7 +1377,7 @@ fn process_active<A: Application>(
             ),
         );
         initiate_logout(out, sess, "SendingTime accuracy problem");
-        return;
+        return false;
     }
     let poss_dup = matches!(msg.get_bool(tags::POSS_DUP_FLAG), Ok(Some(true)));
     let gap_fill = matches!(msg.get_bool(tags::GAP_FILL_FLAG), Ok(Some(true)));
@@ -1197,18 +1393,18 @@ fn process_active<A: Application>(
             }
             _ => logout_and_close(out, sess, "", "logout"),
         }
-        return;
+        return false;
     }
     if t == b"4" && !gap_fill {
         sequence_reset(out, sess, msg, seq, t, false);
-        return;
+        return false;
     }
     // Logon with ResetSeqNumFlag=Y during the session: both sides start again at 1.
     if t == b"A" && matches!(msg.get_bool(tags::RESET_SEQ_NUM_FLAG), Ok(Some(true))) {
         if sess.store.reset().is_err() {
             out.conn.disposition = Disposition::CloseNow;
             out.conn.close_reason = "message store failed";
-            return;
+            return false;
         }
         sess.queue.clear();
         sess.resend_until = None;
@@ -1223,7 +1419,7 @@ fn process_active<A: Application>(
         } else {
             sess.store.set_next_target_seq(2);
         }
-        return;
+        return false;
     }
 
     if seq > expected {
@@ -1236,10 +1432,10 @@ fn process_active<A: Application>(
                 Some(until) if until >= expected => sess.resend_until = Some(until.max(seq)),
                 _ => send_resend_request(out, sess, expected, seq),
             }
-            return;
+            return false;
         }
         queue_ahead(out, sess, seq, msg.as_bytes(), expected);
-        return;
+        return false;
     }
 
     // OrigSendingTime rules for possible duplicates (SequenceReset exempt).
@@ -1266,7 +1462,7 @@ fn process_active<A: Application>(
         if !poss_dup {
             let text = format!("MsgSeqNum too low, expecting {expected} but received {seq}");
             logout_and_close(out, sess, &text, "MsgSeqNum too low");
-            return;
+            return false;
         }
         if let Some(r) = orig_problem {
             send_reject(out, sess, Some(seq), Some(t), r);
@@ -1275,7 +1471,7 @@ fn process_active<A: Application>(
             }
         }
         // A duplicate we already processed: ignore.
-        return;
+        return false;
     }
 
     // seq == expected from here on.
@@ -1285,7 +1481,7 @@ fn process_active<A: Application>(
         if r.reason == SessionRejectReason::SendingTimeAccuracy {
             initiate_logout(out, sess, r.text);
         }
-        return;
+        return false;
     }
 
     if let Some(limit) = sess.cfg.rate_limit
@@ -1318,14 +1514,14 @@ fn process_active<A: Application>(
                     );
                 }
             }
-            return;
+            return false;
         }
     }
 
     if let Err(r) = validator(msg) {
         sess.store.set_next_target_seq(expected + 1);
         send_reject(out, sess, Some(seq), Some(t), r);
-        return;
+        return false;
     }
 
     // Gap fill done?
@@ -1383,7 +1579,7 @@ fn process_active<A: Application>(
             if let Some(_e) = error {
                 out.conn.disposition = Disposition::CloseNow;
                 out.conn.close_reason = "message store failed";
-                return;
+                return false;
             }
             if let Delivery::BusinessReject { reason, text } = verdict {
                 send_admin(out, sess, b"j", |e| {
@@ -1392,9 +1588,12 @@ fn process_active<A: Application>(
                         .field_u64(tags::BUSINESS_REJECT_REASON, u64::from(reason))
                         .field(tags::TEXT, text.as_bytes());
                 });
+                return false;
             }
+            return true;
         }
     }
+    false
 }
 
 /// Resend what a ResendRequest asks for, or Reject it when 7/16 are bad.

@@ -15,6 +15,9 @@ struct Rec {
     logons: Vec<SessionId>,
     downs: Vec<(SessionId, bool, String)>,
     busy: bool,
+    /// Accept D without echoing it (as the node does when it publishes).
+    quiet: bool,
+    seq_changes: Vec<(SessionId, SeqState)>,
 }
 
 impl Application for Rec {
@@ -31,6 +34,7 @@ impl Application for Rec {
             };
         }
         match t.as_str() {
+            "D" if self.quiet => Delivery::Accepted,
             "D" => {
                 let mut body = b"11=".to_vec();
                 body.extend_from_slice(m.get(11).unwrap_or(b"?"));
@@ -43,6 +47,10 @@ impl Application for Rec {
                 text: "Unsupported Message Type",
             },
         }
+    }
+    fn on_seq_change(&mut self, s: SessionId, seqs: SeqState) -> bool {
+        self.seq_changes.push((s, seqs));
+        !self.busy
     }
     fn on_session_down(&mut self, s: SessionId, cfg: &SessionConfig, reason: &str) {
         self.downs
@@ -1209,4 +1217,104 @@ fn logon_with_bad_sending_time_is_rejected_and_logged_out() {
     assert_eq!(t.a.disposition(c), Disposition::CloseAfterFlush);
     assert!(!t.a.is_logged_on(0));
     assert!(t.a.app().logons.is_empty());
+}
+
+// ---- Sequence-number reports (for the journal) ----------------------------
+
+#[test]
+fn session_level_changes_are_reported_and_counted_ones_are_not() {
+    let mut t = T::new();
+    t.a.app_mut().quiet = true;
+    let c = t.logged_on();
+    t.a.report_seq_changes();
+    let st = |i, o, m| SeqState {
+        next_in: i,
+        next_out: o,
+        out_mark: m,
+    };
+    assert_eq!(t.a.app().seq_changes, [(0, st(2, 2, 0))], "logon reported");
+    t.a.report_seq_changes();
+    assert_eq!(t.a.app().seq_changes.len(), 1, "nothing new: no report");
+    // An accepted application message and a marked send: the application
+    // counts those itself, so no report.
+    t.feed(c, &msg("D", 2, T0).order("a"), T0);
+    t.a.send_event(0, b"8", b"37=1\x01", 77, T0).unwrap();
+    t.take(c);
+    t.a.report_seq_changes();
+    assert_eq!(t.a.app().seq_changes.len(), 1);
+    // A heartbeat in and a TestRequest answered: reported with the mark.
+    t.feed(c, &msg("0", 3, T0), T0);
+    let r = t.feed(c, &msg("1", 4, T0).f(112, "x"), T0);
+    assert_eq!(types(&r), ["0"]);
+    t.a.report_seq_changes();
+    assert_eq!(t.a.app().seq_changes[1], (0, st(5, 4, 77)));
+    // A business reject moves both numbers; a refused report is asked again.
+    t.a.app_mut().busy = true;
+    t.feed(c, &msg("D", 5, T0).order("b"), T0);
+    t.a.report_seq_changes();
+    t.a.app_mut().busy = false;
+    t.a.report_seq_changes();
+    let n = t.a.app().seq_changes.len();
+    assert_eq!(t.a.app().seq_changes[n - 2], (0, st(6, 5, 77)));
+    assert_eq!(t.a.app().seq_changes[n - 1], (0, st(6, 5, 77)));
+    t.a.report_seq_changes();
+    assert_eq!(t.a.app().seq_changes.len(), n);
+    // An echo sent through Reply::send is the application's own message but not
+    // a marked one: reported.
+    t.a.app_mut().quiet = false;
+    t.feed(c, &msg("D", 6, T0).order("c"), T0);
+    t.a.report_seq_changes();
+    assert_eq!(t.a.app().seq_changes.last(), Some(&(0, st(7, 6, 77))));
+    // A message that is no engine event (event_seq 0): reported.
+    t.a.send(0, b"8", b"37=2\x01", T0).unwrap();
+    t.a.report_seq_changes();
+    assert_eq!(t.a.app().seq_changes.last(), Some(&(0, st(7, 7, 77))));
+}
+
+#[test]
+fn held_messages_follow_the_logon_as_new_messages_before_new_traffic() {
+    let mut t = T::new();
+    t.a.hold(0, b"8", b"37=OWED1\x01".to_vec(), 10, T0);
+    t.a.hold(0, b"8", b"37=OWED2\x01".to_vec(), 12, T0);
+    // Live traffic while messages are held waits behind them.
+    t.a.send_event(0, b"8", b"37=LIVE\x01", 15, T0).unwrap();
+    assert_eq!(t.a.held(0), 3);
+    // Held messages are not stored: the delivery mark stays; a "through"
+    // announcement does not move it either while anything is held.
+    t.a.delivered_through(20);
+    assert_eq!(t.a.delivered(0), None);
+    assert_eq!(t.a.delivered(1), Some(20));
+    let c = t.a.open(T0);
+    let r = t.feed(c, &logon(1, T0), T0);
+    assert_eq!(types(&r), ["A", "8", "8", "8"]);
+    let r = &r[1..];
+    let ids: Vec<_> = r.iter().map(|m| m.get(37).unwrap().to_string()).collect();
+    assert_eq!(ids, ["OWED1", "OWED2", "LIVE"]);
+    for (k, m) in r.iter().enumerate() {
+        assert_eq!(
+            m.seq(),
+            2 + k as u64,
+            "new sequence numbers after the Logon (1)"
+        );
+        assert_eq!(m.get(43), None, "not PossDup");
+    }
+    assert_eq!(t.a.held(0), 0);
+    assert_eq!(t.a.delivered(0), Some(15));
+    // Now live traffic goes straight out.
+    t.a.send_event(0, b"8", b"37=NEXT\x01", 16, T0).unwrap();
+    let r = t.take(c);
+    assert_eq!((types(&r), r[0].seq()), (vec!["8"], 5));
+    t.a.delivered_through(30);
+    assert_eq!(t.a.delivered(0), Some(30));
+}
+
+#[test]
+fn hold_while_logged_on_sends_at_once() {
+    let mut t = T::new();
+    let c = t.logged_on();
+    t.a.hold(0, b"8", b"37=X\x01".to_vec(), 3, T0);
+    let r = t.take(c);
+    assert_eq!(types(&r), ["8"]);
+    assert_eq!(t.a.held(0), 0);
+    assert_eq!(t.a.delivered(0), Some(3));
 }
