@@ -521,3 +521,67 @@ fn promote_hands_the_venue_to_the_secondary() {
     let (st, slog) = sec.terminate();
     assert!(st.success(), "{slog:#?}");
 }
+
+#[test]
+fn degraded_primary_goes_on_alone_and_a_late_secondary_catches_up_from_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = Pair::new(
+        dir.path(),
+        &[
+            ("policy = \"wait\"", "policy = \"degrade\""),
+            ("degrade_after_ms = 1000", "degrade_after_ms = 300"),
+            ("window = 65536", "window = 64"),
+        ],
+    );
+    // No secondary yet: the primary degrades and trades alone.
+    let mut pri = pair.primary(pair.s_bind);
+    wait_line(&mut pri, "DEGRADED", Duration::from_secs(10));
+    let ids = trade(pri.addr, "MM1", "mm1-secret", 100, "a", None);
+    assert_eq!(ids.len(), 100);
+    // The secondary starts late: everything so far is older than the 64-record
+    // window, so it comes from the primary's journal; then synchronous again.
+    let sec = pair.secondary(pair.p_bind);
+    wait_line(&mut pri, "secondary back in step", Duration::from_secs(30));
+    let ids = trade(pri.addr, "MM2", "mm2-secret", 20, "z", None);
+    assert_eq!(ids.len(), 20);
+    let (st, plog) = pri.terminate();
+    assert!(st.success(), "{plog:#?}");
+    let (st, slog) = sec.terminate();
+    assert!(st.success(), "{slog:#?}");
+    let stats = plog
+        .iter()
+        .find(|l| l.contains("records sent,"))
+        .unwrap_or_else(|| panic!("{plog:#?}"));
+    assert!(
+        count_in(stats, "resent (", " from the journal") > 0,
+        "{stats}"
+    );
+    assert!(
+        count_in(stats, "from the journal), ", " degradations") >= 1,
+        "{stats}"
+    );
+    let status = last_status(&slog);
+    assert!(status.contains(", in sync;"), "{status}");
+    pair.assert_identical();
+}
+
+#[test]
+fn a_role_without_its_peer_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &[]);
+    let data = dir.path().join("d");
+    let (code, _, err) = ringex(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--role",
+        "secondary",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("replication.peer"), "{err}");
+    assert!(!data.exists(), "the data directory was created");
+    let (code, _, err) = ringex(&["promote", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+}
