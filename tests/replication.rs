@@ -585,3 +585,47 @@ fn a_role_without_its_peer_is_refused_before_anything_starts() {
     let (code, _, err) = ringex(&["promote", "--data-dir", data.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn a_diverging_secondary_reports_the_mismatch_and_stops_claiming_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = Pair::new(dir.path(), &[]);
+    // The secondary credits fees to another account: its state hash differs
+    // from the first trade on, though it applies the very same stream.
+    let sdir = dir.path().join("seccfg");
+    std::fs::create_dir_all(&sdir).unwrap();
+    let scfg = write_config(
+        &sdir,
+        &[
+            ("checkpoint_every = 100000", "checkpoint_every = 25"),
+            ("fee_account = 0", "fee_account = 99"),
+        ],
+    );
+    let args = vec![
+        "--role".to_string(),
+        "secondary".into(),
+        "--primary".into(),
+        pair.p_bind.to_string(),
+        "--repl-bind".into(),
+        pair.s_bind.to_string(),
+    ];
+    let mut sec = spawn(&scfg, &pair.s_data, &args, "secondary: replicating");
+    let pri = pair.primary(pair.s_bind);
+    let a = pri.addr;
+    let t = std::thread::spawn(move || trade(a, "MM2", "mm2-secret", 40, "s", None));
+    trade(pri.addr, "MM1", "mm1-secret", 40, "b", None);
+    t.join().unwrap();
+    let line = wait_line(
+        &mut sec,
+        "REPLICATION STATE MISMATCH at seq",
+        Duration::from_secs(20),
+    );
+    assert!(line.contains("NOT IN SYNC"), "{line}");
+    let (st, plog) = pri.terminate();
+    assert!(st.success(), "{plog:#?}");
+    let (st, slog) = sec.terminate();
+    assert!(st.success(), "{slog:#?}");
+    let status = last_status(&slog);
+    assert!(status.contains("NOT IN SYNC"), "{status}");
+    assert!(count_in(&status, "equal, ", " different") >= 1, "{status}");
+}
