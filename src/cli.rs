@@ -79,6 +79,9 @@ enum Cmd {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Node benchmarks (the component benchmarks are `perf bench ...`).
+    #[command(subcommand)]
+    Bench(BenchCmd),
     /// Journal tools: inspect, verify, dump (read-only); repair.
     #[command(subcommand)]
     Journal(JournalCmd),
@@ -109,6 +112,27 @@ enum Cmd {
         /// Ignore snapshots: replay the whole journal (the reference replay).
         #[arg(long)]
         full_replay: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Throughput of the inbound pipeline (journal + business logic) with a live
+    /// secondary (replication in the path; a second in-process node over
+    /// loopback UDP) and without, in the same run.
+    Node {
+        /// Orders per scenario (half buys, half crossing sells).
+        #[arg(long, default_value_t = 200_000)]
+        orders: u64,
+        /// Replication datagram size (1400: Ethernet MTU; loopback allows up to 65507).
+        #[arg(long, default_value_t = 1400)]
+        max_datagram: usize,
+        /// Times to run both scenarios (alternating).
+        #[arg(long, default_value_t = 1)]
+        runs: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -199,6 +223,19 @@ pub fn main() -> ExitCode {
         )),
         Cmd::Demo { secs, rate } => ExitCode::from(crate::demo::demo(secs, rate)),
         Cmd::Config(c) => config_cmd(c),
+        Cmd::Bench(BenchCmd::Node {
+            orders,
+            max_datagram,
+            runs,
+            json,
+        }) => ExitCode::from(crate::bench_node::run(
+            &crate::bench_node::NodeBenchOptions {
+                orders,
+                max_datagram,
+                runs,
+                json,
+            },
+        )),
         Cmd::Journal(j) => journal_cmd(j),
         Cmd::StateHash {
             config,

@@ -165,15 +165,6 @@ pub fn repair(
     };
     let mut s = String::new();
     let Some(cut) = &rep.cut else {
-        if !rep.quarantined.is_empty() {
-            // `--cut-damage` on a non-blank `next2.spare`: moved aside, no cut.
-            let verb = if dry_run { "would move" } else { "moved" };
-            for q in &rep.quarantined {
-                let _ = writeln!(s, "{verb} {} to quarantine/", q.display());
-            }
-            let _ = out.write_all(s.as_bytes());
-            return if dry_run { TORN_TAIL } else { HEALTHY };
-        }
         let _ = writeln!(
             s,
             "nothing to repair: the journal in {} {}",

@@ -5,6 +5,7 @@
 //! exchange node. The binary (`src/main.rs`) only calls [`cli::main`].
 #![deny(missing_docs)]
 
+pub mod bench_node;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -255,6 +255,7 @@ fn promote(
             "MISMATCHED at a checkpoint (see above)"
         }
     ));
+    // Logs one line per seeded session.
     crate::fixgw::seed_sessions_for_promotion(cfg, dirs, last)?;
     let gw = open_gateway(cfg, fix, node)?;
     log(&format!(

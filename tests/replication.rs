@@ -480,8 +480,19 @@ fn promote_hands_the_venue_to_the_secondary() {
 
     // MM1 reconnects to the new primary: its order is there (same OrderID,
     // leaves 0.75) and can be cancelled; new orders trade.
+    let last_in = f.last_in;
     drop(f);
     let mut f = Fix::logon(addr, "MM1", "mm1-secret", next_seq);
+    // Its sequence numbers were seeded from the replicated stream: accepted at
+    // its own next number, and the new primary's numbers are above what it has.
+    assert!(f.logon_in > last_in, "{} <= {last_in}", f.logon_in);
+    assert!(
+        sec.drain_log()
+            .iter()
+            .any(|l| l.contains("session MM1 seeded from the journal")),
+        "{:#?}",
+        sec.lines
+    );
     // Let session-level recovery (a ResendRequest, answered by the helper with a
     // gap fill) settle before the first application message.
     let _ = f.recv(Duration::from_millis(500));
@@ -505,7 +516,116 @@ fn promote_hands_the_venue_to_the_secondary() {
         own_er(&mut f, "bid2", Duration::from_secs(10)).req(150),
         "0"
     );
+    assert_eq!(f.resend_requests, 0, "inbound numbers derived exactly");
     f.logout();
     let (st, slog) = sec.terminate();
     assert!(st.success(), "{slog:#?}");
+}
+
+#[test]
+fn degraded_primary_goes_on_alone_and_a_late_secondary_catches_up_from_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = Pair::new(
+        dir.path(),
+        &[
+            ("policy = \"wait\"", "policy = \"degrade\""),
+            ("degrade_after_ms = 1000", "degrade_after_ms = 300"),
+            ("window = 65536", "window = 64"),
+        ],
+    );
+    // No secondary yet: the primary degrades and trades alone.
+    let mut pri = pair.primary(pair.s_bind);
+    wait_line(&mut pri, "DEGRADED", Duration::from_secs(10));
+    let ids = trade(pri.addr, "MM1", "mm1-secret", 100, "a", None);
+    assert_eq!(ids.len(), 100);
+    // The secondary starts late: everything so far is older than the 64-record
+    // window, so it comes from the primary's journal; then synchronous again.
+    let sec = pair.secondary(pair.p_bind);
+    wait_line(&mut pri, "secondary back in step", Duration::from_secs(30));
+    let ids = trade(pri.addr, "MM2", "mm2-secret", 20, "z", None);
+    assert_eq!(ids.len(), 20);
+    let (st, plog) = pri.terminate();
+    assert!(st.success(), "{plog:#?}");
+    let (st, slog) = sec.terminate();
+    assert!(st.success(), "{slog:#?}");
+    let stats = plog
+        .iter()
+        .find(|l| l.contains("records sent,"))
+        .unwrap_or_else(|| panic!("{plog:#?}"));
+    assert!(
+        count_in(stats, "resent (", " from the journal") > 0,
+        "{stats}"
+    );
+    assert!(
+        count_in(stats, "from the journal), ", " degradations") >= 1,
+        "{stats}"
+    );
+    let status = last_status(&slog);
+    assert!(status.contains(", in sync;"), "{status}");
+    pair.assert_identical();
+}
+
+#[test]
+fn a_role_without_its_peer_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &[]);
+    let data = dir.path().join("d");
+    let (code, _, err) = ringex(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--role",
+        "secondary",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("replication.peer"), "{err}");
+    assert!(!data.exists(), "the data directory was created");
+    let (code, _, err) = ringex(&["promote", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn a_diverging_secondary_reports_the_mismatch_and_stops_claiming_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = Pair::new(dir.path(), &[]);
+    // The secondary credits fees to another account: its state hash differs
+    // from the first trade on, though it applies the very same stream.
+    let sdir = dir.path().join("seccfg");
+    std::fs::create_dir_all(&sdir).unwrap();
+    let scfg = write_config(
+        &sdir,
+        &[
+            ("checkpoint_every = 100000", "checkpoint_every = 25"),
+            ("fee_account = 0", "fee_account = 99"),
+        ],
+    );
+    let args = vec![
+        "--role".to_string(),
+        "secondary".into(),
+        "--primary".into(),
+        pair.p_bind.to_string(),
+        "--repl-bind".into(),
+        pair.s_bind.to_string(),
+    ];
+    let mut sec = spawn(&scfg, &pair.s_data, &args, "secondary: replicating");
+    let pri = pair.primary(pair.s_bind);
+    let a = pri.addr;
+    let t = std::thread::spawn(move || trade(a, "MM2", "mm2-secret", 40, "s", None));
+    trade(pri.addr, "MM1", "mm1-secret", 40, "b", None);
+    t.join().unwrap();
+    let line = wait_line(
+        &mut sec,
+        "REPLICATION STATE MISMATCH at seq",
+        Duration::from_secs(20),
+    );
+    assert!(line.contains("NOT IN SYNC"), "{line}");
+    let (st, plog) = pri.terminate();
+    assert!(st.success(), "{plog:#?}");
+    let (st, slog) = sec.terminate();
+    assert!(st.success(), "{slog:#?}");
+    let status = last_status(&slog);
+    assert!(status.contains("NOT IN SYNC"), "{status}");
+    assert!(count_in(&status, "equal, ", " different") >= 1, "{status}");
 }

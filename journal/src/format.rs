@@ -22,13 +22,13 @@ pub const RECORD_OVERHEAD: usize = 16;
 pub const MAX_RECORD_LEN: usize = 64 << 20;
 /// Segment magic (format version 1).
 pub const MAGIC: &[u8; 8] = b"RGXJSEG1";
-/// Name of the pre-allocated next segment while the background thread holds it and
-/// until it is renamed to its first sequence.
-pub const SPARE_NAME: &str = "next.spare";
-/// Name of the segment pre-allocated after the next one (the background thread
-/// keeps two ready, so it has two segments' time to prepare each). Never written
-/// by the writer: renamed to [`SPARE_NAME`] when that one becomes a segment.
-pub const SPARE_AHEAD_NAME: &str = "next2.spare";
+/// Names of the pre-allocated next segments. The background thread keeps two
+/// ready, one under each name; the writer rolls onto them alternately, and each
+/// keeps its spare name until the thread renames it to its first sequence
+/// (after the roll, off the hot path).
+pub const SPARE_NAMES: [&str; 2] = ["next.spare", "next2.spare"];
+/// The first spare name (see [`SPARE_NAMES`]).
+pub const SPARE_NAME: &str = SPARE_NAMES[0];
 /// Lock file that keeps two writers off one directory.
 pub const LOCK_NAME: &str = "journal.lock";
 /// Sub-directory for snapshots.

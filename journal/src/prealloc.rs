@@ -8,7 +8,7 @@
 //! prepares a new `next2.spare`: each preparation has two segments' time.
 
 use crate::config::{Backend, Config, Durability};
-use crate::format::{self, SPARE_AHEAD_NAME, SPARE_NAME};
+use crate::format::{self, SPARE_NAMES};
 use crate::fsutil;
 use crate::{Error, Result};
 use memmap2::MmapMut;
@@ -21,6 +21,9 @@ use std::thread::JoinHandle;
 
 /// A segment file ready to be written: allocated, pre-faulted, mapped if needed.
 pub(crate) struct Spare {
+    /// Its name on disk until the background thread renames it after the roll
+    /// (one of [`SPARE_NAMES`]).
+    pub name: &'static str,
     pub file: File,
     pub mmap: Option<MmapMut>,
     pub capacity: u64,
@@ -36,7 +39,11 @@ pub(crate) struct Retired {
 }
 
 enum Cmd {
-    Promote { first_seq: u64, retired: Retired },
+    Promote {
+        first_seq: u64,
+        name: &'static str,
+        retired: Retired,
+    },
     Shutdown,
 }
 
@@ -83,7 +90,8 @@ pub(crate) struct Preparer {
 impl Preparer {
     pub fn start(dir: &Path, cfg: &Config) -> Result<Preparer> {
         let (cmd_tx, cmd_rx) = mpsc::channel();
-        let (spare_tx, spare_rx) = mpsc::sync_channel(1);
+        // One slot per spare name: the thread never blocks on it.
+        let (spare_tx, spare_rx) = mpsc::sync_channel(SPARE_NAMES.len());
         let failure = Arc::new(Failure::default());
         let f2 = failure.clone();
         let dir2 = dir.to_path_buf();
@@ -129,10 +137,14 @@ impl Preparer {
         )
     }
 
-    /// Tells the thread the spare now holds `first_seq` onwards.
-    pub fn promote(&mut self, first_seq: u64, retired: Retired) -> Result<()> {
+    /// Tells the thread the spare `name` now holds `first_seq` onwards.
+    pub fn promote(&mut self, first_seq: u64, name: &'static str, retired: Retired) -> Result<()> {
         self.cmd_tx
-            .send(Cmd::Promote { first_seq, retired })
+            .send(Cmd::Promote {
+                first_seq,
+                name,
+                retired,
+            })
             .map_err(|_| self.gone())
     }
 
@@ -159,23 +171,43 @@ fn run(
     failure: &Failure,
 ) {
     batch_policy();
-    let first = prepare(dir, cfg, SPARE_NAME);
-    let ok = first.is_ok();
-    if spare_tx.send(first).is_err() || !ok {
-        return;
+    // Both spares up front; then one new spare per roll, under the name the
+    // roll's spare leaves free once renamed. The writer holds up to two ready
+    // spares, so this thread has two segments' worth of appends to rename and
+    // replace each one: a late wake-up does not make the writer wait.
+    for name in SPARE_NAMES {
+        let spare = prepare(dir, cfg, name);
+        let ok = spare.is_ok();
+        if spare_tx.send(spare).is_err() {
+            return;
+        }
+        if !ok {
+            break;
+        }
     }
-    // The segment after the next one, prepared while the writer fills the
-    // current one: at a roll it only needs a rename, so each preparation has two
-    // segments' worth of appends to finish in, not one.
-    let mut ahead = Some(prepare(dir, cfg, SPARE_AHEAD_NAME));
+    // After a preparation error (sent to the writer, which fails at the roll
+    // that takes it) the thread only renames and retires.
+    let mut broken = false;
     while let Ok(cmd) = cmd_rx.recv() {
-        let Cmd::Promote { first_seq, retired } = cmd else {
+        let Cmd::Promote {
+            first_seq,
+            name,
+            retired,
+        } = cmd
+        else {
             return;
         };
-        let from = dir.join(SPARE_NAME);
+        let from = dir.join(name);
         let to = dir.join(format::segment_name(first_seq));
-        let renamed =
-            std::fs::rename(&from, &to).map_err(|e| Error::io("rename spare segment", &from, e));
+        let renamed = std::fs::rename(&from, &to)
+            .map_err(|e| Error::io("rename spare segment", &from, e))
+            .and_then(|()| {
+                if cfg.durability != Durability::None {
+                    fsutil::fsync_dir(dir)
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(e) = renamed {
             // Never prepare over a spare that may hold data.
             failure.set(e.to_string());
@@ -183,32 +215,17 @@ fn run(
             retire(retired, failure);
             return;
         }
-        // The one ahead becomes the next spare (a rename); if it could not be
-        // prepared, its error travels to the writer and fails it at its next
-        // roll (not before: the current segment still has room).
-        let next = match ahead.take() {
-            Some(Ok(spare)) => {
-                let a = dir.join(SPARE_AHEAD_NAME);
-                std::fs::rename(&a, &from)
-                    .map_err(|e| Error::io("rename spare segment", &a, e))
-                    .map(|()| spare)
+        if !broken {
+            // A preparation error travels to the writer through the channel
+            // and fails it at the roll that needs this spare (not before).
+            let next = prepare(dir, cfg, name);
+            broken = next.is_err();
+            if spare_tx.send(next).is_err() {
+                retire(retired, failure);
+                return;
             }
-            Some(Err(e)) => Err(e),
-            None => prepare(dir, cfg, SPARE_NAME),
-        };
-        let next = match next {
-            Ok(spare) if cfg.durability != Durability::None => {
-                fsutil::fsync_dir(dir).map(|()| spare)
-            }
-            other => other,
-        };
-        let ok = next.is_ok();
-        let sent = spare_tx.send(next);
-        retire(retired, failure);
-        if sent.is_err() || !ok {
-            return;
         }
-        ahead = Some(prepare(dir, cfg, SPARE_AHEAD_NAME));
+        retire(retired, failure);
     }
 }
 
@@ -241,7 +258,7 @@ fn retire(r: Retired, failure: &Failure) {
 }
 
 /// Creates and readies a spare named `name`; errors say it was the next segment.
-pub(crate) fn prepare(dir: &Path, cfg: &Config, name: &str) -> Result<Spare> {
+pub(crate) fn prepare(dir: &Path, cfg: &Config, name: &'static str) -> Result<Spare> {
     prepare_inner(dir, cfg, name).map_err(|e| match e {
         Error::Io { op, path, source } => Error::Io {
             op: match op {
@@ -257,7 +274,7 @@ pub(crate) fn prepare(dir: &Path, cfg: &Config, name: &str) -> Result<Spare> {
     })
 }
 
-fn prepare_inner(dir: &Path, cfg: &Config, name: &str) -> Result<Spare> {
+fn prepare_inner(dir: &Path, cfg: &Config, name: &'static str) -> Result<Spare> {
     let path = dir.join(name);
     let file = OpenOptions::new()
         .read(true)
@@ -272,6 +289,7 @@ fn prepare_inner(dir: &Path, cfg: &Config, name: &str) -> Result<Spare> {
         fsutil::fsync_dir(dir)?;
     }
     Ok(Spare {
+        name,
         file,
         mmap,
         capacity: cfg.segment_size,

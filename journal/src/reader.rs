@@ -3,6 +3,10 @@
 //! again; records that appear later, including in segments created later, are
 //! returned then).
 //!
+//! A segment the writer has rolled onto may still carry its spare name
+//! (`next.spare`/`next2.spare`) until the background thread renames it; a reader
+//! at the end of a segment looks there too, so it never waits for the rename.
+//!
 //! Readers take no lock and change nothing. They read with `pread` into their own
 //! buffer, so a record being written concurrently is at worst seen as incomplete
 //! (bad CRC) and read again on the next poll. A reader stops at the first invalid
@@ -195,13 +199,21 @@ impl Reader {
                         continue;
                     }
                     let next = self.dir.join(format::segment_name(self.expect));
-                    if !next.exists() {
-                        return Ok(None);
-                    }
+                    let file = if next.exists() {
+                        None
+                    } else {
+                        match self.spare_successor() {
+                            Some(f) => Some(f),
+                            None => return Ok(None),
+                        }
+                    };
                     if let Step::Bad(why) = step {
                         return Err(Error::corrupt(&self.path, self.off, why));
                     }
-                    let (file, _) = open_segment(&next, Some(self.expect))?;
+                    let file = match file {
+                        Some(f) => f,
+                        None => open_segment(&next, Some(self.expect))?.0,
+                    };
                     self.file = file;
                     self.path = next;
                     self.off = HEADER_LEN as u64;
@@ -210,6 +222,23 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// The next segment while it still has its spare name (the writer rolled onto
+    /// it and the background thread has not renamed it yet): a spare whose header
+    /// is complete and starts at the expected sequence. The open file stays valid
+    /// across the rename. `None` if there is none (yet): the caller polls again.
+    fn spare_successor(&self) -> Option<File> {
+        format::SPARE_NAMES.iter().find_map(|name| {
+            let path = self.dir.join(name);
+            let file = File::open(&path).ok()?;
+            let mut h = [0u8; HEADER_LEN];
+            let n = fsutil::pread_full(&file, &path, &mut h, 0).ok()?;
+            match format::decode_header(&h[..n]) {
+                Header::Valid { first_seq } if first_seq == self.expect => Some(file),
+                _ => None,
+            }
+        })
     }
 
     /// Like [`Reader::next_record`], but polls (yielding, then sleeping 50 µs) until a

@@ -14,18 +14,15 @@
 //!   truncated on open and reported. If a valid record does follow, the damage is
 //!   mid-segment: an error.
 //! - Anywhere else, any bad byte is an error naming the file and offset.
-//! - `next.spare` (the pre-allocated next segment): all zero → removed; a valid
-//!   header → it is the newest segment, renamed to its first sequence on open.
-//! - `next2.spare` (the one after): the writer never writes it, so it must be
-//!   blank (→ removed on open); anything else is damage.
+//! - `next.spare` / `next2.spare` (the pre-allocated next segments): all zero →
+//!   removed; a valid header → the newest segment(s) (written before the
+//!   background thread renamed them), in header order after the named segments,
+//!   renamed to their first sequence on open.
 //! - Foreign files (any other name) are ignored and listed in the report.
 
 use crate::format::{self, HEADER_LEN, Header, Parsed};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
-
-const AHEAD_NOT_BLANK: &str =
-    "the second pre-allocated segment is not blank, but the writer never writes to it";
 
 /// One candidate segment file.
 #[derive(Debug, Clone)]
@@ -74,16 +71,11 @@ pub(crate) struct Scan {
     pub foreign: Vec<PathBuf>,
     /// Blank (all-zero header) spares, removed on open.
     pub blank_spares: Vec<PathBuf>,
-    /// `next2.spare` when it is not blank: damage (the writer never writes it).
-    pub bad_ahead: Option<PathBuf>,
 }
 
 impl Scan {
     /// The error for a damage problem.
     pub fn damage_error(&self) -> Option<Error> {
-        if let Some(path) = &self.bad_ahead {
-            return Some(Error::corrupt(path, 0, AHEAD_NOT_BLANK));
-        }
         let p = self.problem.as_ref()?;
         (p.kind == ProblemKind::Damage)
             .then(|| Error::corrupt(&self.segs[p.seg].path, p.offset, p.reason.clone()))
@@ -104,21 +96,14 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Lists and classifies the directory's entries.
-type Listing = (
-    Vec<SegEntry>,
-    Vec<PathBuf>,
-    Vec<PathBuf>,
-    Option<PathBuf>,
-    Option<Problem>,
-);
+type Listing = (Vec<SegEntry>, Vec<PathBuf>, Vec<PathBuf>, Option<Problem>);
 
 fn list(dir: &Path) -> Result<Listing> {
     let mut segs = Vec::new();
     let mut foreign = Vec::new();
     let mut blank_spares = Vec::new();
-    let mut spare: Option<SegEntry> = None;
-    let mut problem = None;
-    let mut ahead_problem = None;
+    // Spares holding a header: (entry, why the header is invalid).
+    let mut spares: Vec<(SegEntry, Option<&'static str>)> = Vec::new();
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))?;
     for entry in rd {
         let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
@@ -134,33 +119,22 @@ fn list(dir: &Path) -> Result<Listing> {
                 name_seq: seq,
                 spare: false,
             });
-        } else if name == format::SPARE_NAME && is_file {
+        } else if format::SPARE_NAMES.contains(&name.as_str()) && is_file {
             let data = read_head(&path)?;
-            match format::decode_header(&data) {
-                Header::Blank => blank_spares.push(path),
-                Header::Valid { first_seq } => {
-                    spare = Some(SegEntry {
-                        path,
-                        name_seq: first_seq,
-                        spare: true,
-                    })
+            let (name_seq, why) = match format::decode_header(&data) {
+                Header::Blank => {
+                    blank_spares.push(path);
+                    continue;
                 }
-                Header::Invalid(why) => {
-                    spare = Some(SegEntry {
-                        path,
-                        name_seq: u64::MAX,
-                        spare: true,
-                    });
-                    problem = Some(why);
-                }
-            }
-        } else if name == format::SPARE_AHEAD_NAME && is_file {
-            let data = read_head(&path)?;
-            if matches!(format::decode_header(&data), Header::Blank) {
-                blank_spares.push(path);
-            } else {
-                ahead_problem = Some(path);
-            }
+                Header::Valid { first_seq } => (first_seq, None),
+                Header::Invalid(why) => (u64::MAX, Some(why)),
+            };
+            let e = SegEntry {
+                path,
+                name_seq,
+                spare: true,
+            };
+            spares.push((e, why));
         } else if matches!(
             name.as_str(),
             format::LOCK_NAME | format::SNAPSHOT_DIR | format::ARCHIVE_DIR | format::QUARANTINE_DIR
@@ -173,32 +147,39 @@ fn list(dir: &Path) -> Result<Listing> {
     segs.sort_by_key(|s| s.name_seq);
     foreign.sort();
     blank_spares.sort();
+    // Spares that hold data are the newest segments (written before the
+    // background thread renamed them), in header order.
+    spares.sort_by(|a, b| (a.0.name_seq, &a.0.path).cmp(&(b.0.name_seq, &b.0.path)));
+    let last_named = segs.last().map(|s| s.name_seq);
     let mut prob = None;
-    if let Some(sp) = spare {
+    for (sp, why) in spares {
         let idx = segs.len();
-        if let Some(why) = problem {
-            prob = Some(Problem {
-                kind: ProblemKind::Damage,
-                seg: idx,
-                offset: 0,
-                bytes: 0,
-                reason: format!("{why} in the pre-allocated next segment"),
-            });
-        } else if segs.iter().any(|s| s.name_seq >= sp.name_seq) {
-            prob = Some(Problem {
-                kind: ProblemKind::Damage,
-                seg: idx,
-                offset: 0,
-                bytes: 0,
-                reason: format!(
-                    "the spare segment starts at sequence {} but a segment at or after it already exists",
-                    sp.name_seq
-                ),
-            });
+        if prob.is_none() {
+            if let Some(why) = why {
+                prob = Some(damage_at(idx, format!("{why} in a pre-allocated segment")));
+            } else if last_named.is_some_and(|l| l >= sp.name_seq) {
+                prob = Some(damage_at(
+                    idx,
+                    format!(
+                        "the spare segment starts at sequence {} but a segment at or after it already exists",
+                        sp.name_seq
+                    ),
+                ));
+            }
         }
         segs.push(sp);
     }
-    Ok((segs, foreign, blank_spares, ahead_problem, prob))
+    Ok((segs, foreign, blank_spares, prob))
+}
+
+fn damage_at(seg: usize, reason: String) -> Problem {
+    Problem {
+        kind: ProblemKind::Damage,
+        seg,
+        offset: 0,
+        bytes: 0,
+        reason,
+    }
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>> {
@@ -220,14 +201,13 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
 
 /// Scans the directory. Never modifies anything.
 pub(crate) fn scan(dir: &Path) -> Result<Scan> {
-    let (segs, foreign, blank_spares, bad_ahead, list_problem) = list(dir)?;
+    let (segs, foreign, blank_spares, list_problem) = list(dir)?;
     let mut scan = Scan {
         segs,
         states: Vec::new(),
         problem: None,
         foreign,
         blank_spares,
-        bad_ahead,
     };
     let n = scan.segs.len();
     let mut expected_first: Option<u64> = None;
@@ -416,7 +396,7 @@ pub struct RecoveryReport {
     /// The torn tail that was (or, for `verify`, would be) truncated.
     pub truncated: Option<Truncation>,
     /// A pre-allocated spare that held the newest data and was renamed to its
-    /// first sequence.
+    /// first sequence (the newest one, if two were).
     pub promoted_spare: Option<PathBuf>,
     /// Whether an unused (all-zero) spare (`next.spare`, `next2.spare`) was removed.
     pub removed_blank_spare: bool,
@@ -558,16 +538,7 @@ pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<RepairReport> {
         dry_run: opts.dry_run,
         ..Default::default()
     };
-    if let Some(path) = &scan.bad_ahead {
-        if !opts.cut_damage {
-            return Err(Error::corrupt(path, 0, AHEAD_NOT_BLANK));
-        }
-        rep.quarantined.push(path.clone());
-    }
     let Some(p) = scan.problem.clone() else {
-        if !rep.quarantined.is_empty() && !opts.dry_run {
-            quarantine(dir, &rep.quarantined)?;
-        }
         return Ok(rep);
     };
     let torn_tail = p.kind == ProblemKind::Torn;
@@ -592,8 +563,10 @@ pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<RepairReport> {
         reason: p.reason.clone(),
         torn_tail,
     });
-    rep.quarantined
-        .extend(scan.segs[first_moved..].iter().map(|s| s.path.clone()));
+    rep.quarantined = scan.segs[first_moved..]
+        .iter()
+        .map(|s| s.path.clone())
+        .collect();
     if opts.dry_run {
         return Ok(rep);
     }

@@ -119,18 +119,19 @@ impl Journal {
             report.removed_blank_spare = true;
             dir_changed = true;
         }
-        if let Some(last) = scan.segs.last_mut()
-            && last.spare
-        {
-            let to = dir.join(format::segment_name(last.name_seq));
-            std::fs::rename(&last.path, &to)
-                .map_err(|e| Error::io("rename spare segment", &last.path, e))?;
+        let n_segs = scan.segs.len();
+        for (i, seg) in scan.segs.iter_mut().enumerate().filter(|(_, s)| s.spare) {
+            let to = dir.join(format::segment_name(seg.name_seq));
+            std::fs::rename(&seg.path, &to)
+                .map_err(|e| Error::io("rename spare segment", &seg.path, e))?;
             report.promoted_spare = Some(to.clone());
-            if let Some(t) = report.truncated.as_mut() {
+            if i + 1 == n_segs
+                && let Some(t) = report.truncated.as_mut()
+            {
                 t.segment = to.clone();
             }
-            last.path = to;
-            last.spare = false;
+            seg.path = to;
+            seg.spare = false;
             dir_changed = true;
         }
         let torn = scan
@@ -339,10 +340,10 @@ impl Journal {
             self.fallback = Some(msg);
         }
         self.active.offset = off + buf.len() as u64;
-        if let Some(retired) = retired {
+        if let Some((retired, name)) = retired {
             // Renamed only now that its header is written, so a reader that finds
             // the new name always finds a valid header.
-            self.prep.promote(first_seq, retired)?;
+            self.prep.promote(first_seq, name, retired)?;
         }
         match self.cfg.durability {
             Durability::None => {}
@@ -364,8 +365,9 @@ impl Journal {
         Ok(())
     }
 
-    /// Switches to the ready spare; returns the segment left behind.
-    fn roll(&mut self, first_seq: u64) -> Result<Retired> {
+    /// Switches to the ready spare; returns the segment left behind and the
+    /// spare's name on disk (renamed by the background thread after the write).
+    fn roll(&mut self, first_seq: u64) -> Result<(Retired, &'static str)> {
         let (spare, waited) = match self.ready.take() {
             Some(r) => (r, false),
             None => self.prep.take(),
@@ -385,12 +387,13 @@ impl Journal {
         let sync =
             matches!(self.cfg.durability, Durability::Interval(_)) && self.synced_to < old.offset;
         self.synced_to = 0;
-        Ok(Retired {
+        let retired = Retired {
             file: old.file,
             path: old.path,
             mmap: old.mmap,
             sync,
-        })
+        };
+        Ok((retired, spare.name))
     }
 
     /// Waits (up to `timeout`) until the next segment is allocated and pre-faulted,

@@ -430,29 +430,37 @@ fn repair_refuses_while_a_writer_holds_the_journal() {
 }
 
 #[test]
-fn second_spare_must_be_blank() {
+fn both_spares_holding_data_are_promoted_in_header_order() {
     let dir = tempfile::tempdir().unwrap();
     let segs = build(dir.path(), 300);
-    let ahead = dir.path().join(format::SPARE_AHEAD_NAME);
-    // Left blank by a crash or a close: removed on open.
-    std::fs::write(&ahead, vec![0u8; 4096]).unwrap();
-    let (j, rep) = open(dir.path()).unwrap();
-    assert!(rep.removed_blank_spare);
+    let n = segs.len();
+    // Crash with the two newest segments still under their spare names (the
+    // background thread had renamed neither), the newest under the first name.
+    std::fs::rename(&segs[n - 1], dir.path().join(format::SPARE_NAMES[0])).unwrap();
+    std::fs::rename(&segs[n - 2], dir.path().join(format::SPARE_NAMES[1])).unwrap();
+    let v = journal::verify(dir.path()).unwrap();
+    assert_eq!((v.last_seq, v.segments), (Some(300), n));
+    // A reader follows the segments still under their spare names.
+    let mut r = journal::Reader::open(dir.path(), 1).unwrap();
+    let mut last = 0;
+    while let Some(rec) = r.next_record().unwrap() {
+        assert_eq!(rec.seq, last + 1);
+        last = rec.seq;
+    }
+    assert_eq!(last, 300);
+    let (mut j, rep) = open(dir.path()).unwrap();
+    assert_eq!(rep.promoted_spare.as_deref(), Some(segs[n - 1].as_path()));
     assert_eq!(rep.last_seq, Some(300));
+    assert!(segs.iter().all(|s| s.exists()));
+    append_n(&mut j, 10, 3);
     j.close().unwrap();
-    // Holding anything: damage (the writer never writes it), also for verify and
-    // a tail-only repair; --cut-damage moves it to quarantine.
-    std::fs::copy(&segs[0], &ahead).unwrap();
-    expect_corrupt(open(dir.path()), &ahead, 0);
-    expect_corrupt(journal::verify(dir.path()), &ahead, 0);
-    expect_corrupt(
-        journal::repair_with(dir.path(), tail_only(false)),
-        &ahead,
-        0,
-    );
+    assert_eq!(check_all(dir.path(), 1), 310);
+    // A spare whose header names a sequence already in a named segment: damage.
+    let spare = dir.path().join(format::SPARE_NAMES[1]);
+    std::fs::copy(&segs[1], &spare).unwrap();
+    expect_corrupt(open(dir.path()), &spare, 0);
     let rep = journal::repair(dir.path()).unwrap();
-    assert_eq!((rep.cut, rep.quarantined), (None, vec![ahead.clone()]));
-    assert!(!ahead.exists());
+    assert_eq!(rep.quarantined, vec![spare.clone()]);
     let (_j, r) = open(dir.path()).unwrap();
-    assert_eq!(r.last_seq, Some(300));
+    assert_eq!(r.last_seq, Some(310));
 }

@@ -310,3 +310,63 @@ fn journal_writer_config_follows_the_section() {
     );
     assert_eq!(w.segment_size, 64 << 20);
 }
+
+#[test]
+fn replication_errors_name_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "role = \"standalone\"",
+            "role = \"secondary\"",
+            "replication.peer",
+        ),
+        (
+            "role = \"standalone\"",
+            "role = \"leader\"",
+            "replication.role",
+        ),
+        (
+            "policy = \"wait\"",
+            "policy = \"maybe\"",
+            "replication.policy",
+        ),
+        ("epoch = 1\n", "epoch = 0\n", "replication.epoch"),
+        (
+            "max_datagram = 1400",
+            "max_datagram = 100",
+            "replication.max_datagram",
+        ),
+        (
+            "max_datagram = 1400",
+            "max_datagram = 70000",
+            "replication.max_datagram",
+        ),
+        (
+            "peer_timeout_ms = 1000",
+            "peer_timeout_ms = 5",
+            "replication.peer_timeout_ms",
+        ),
+        ("window = 65536", "window = 1", "replication.window"),
+        ("idle = \"sleep\"", "idle = \"nap\"", "replication.idle"),
+        (
+            "bind = \"127.0.0.1:9879\"",
+            "bind = \"nowhere\"",
+            "replication.bind",
+        ),
+    ];
+    for (from, to, key) in cases {
+        assert!(DEFAULT_TOML.contains(from), "{from}");
+        let text = DEFAULT_TOML.replacen(from, to, 1);
+        match Config::parse(&text, "t") {
+            Ok(_) => panic!("{to} accepted"),
+            Err(e) => assert_eq!(&e.key, key, "{to}: {e}"),
+        }
+    }
+    let ok = DEFAULT_TOML.replacen(
+        "role = \"standalone\"",
+        "role = \"primary\"\npeer = \"127.0.0.1:9880\"",
+        1,
+    );
+    let c = Config::parse(&ok, "t").unwrap();
+    assert_eq!(c.replication.role, Role::Primary);
+    assert_eq!(c.replication.policy(), replication::Policy::Wait);
+}
