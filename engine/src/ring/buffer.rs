@@ -67,6 +67,25 @@ impl<T> RingBuffer<T> {
         self.cell(sequence).read_ptr()
     }
 
+    /// Asks the CPU to bring the slot of `sequence` into cache: a hint, not an
+    /// access (no ordering, never faults; nothing at all under loom or off
+    /// x86-64). A stage waiting for `sequence` issues it on every poll so that,
+    /// when the publication arrives, the slot's line is fetched together with
+    /// the sequence's line instead of one cache miss after it.
+    #[inline]
+    pub(crate) fn prefetch(&self, sequence: i64) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let p = self.cell(sequence).read_ptr().cast::<i8>();
+            // SAFETY: `sse` is part of the x86-64 baseline, so the instruction
+            // exists; a prefetch reads nothing observable and never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = sequence;
+    }
+
     #[inline]
     fn cell(&self, sequence: i64) -> &SlotCell<T> {
         let index = (sequence & self.mask) as usize;

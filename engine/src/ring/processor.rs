@@ -238,6 +238,7 @@ impl<T: Send + Sync, S: Sequencer, D: Dispatch<T>> BatchEventProcessor<T, S, D> 
                 if next > ring.halt_at.get() {
                     break 'run;
                 }
+                buffer.prefetch(next);
                 let barrier = &self.barrier;
                 // Sleep unless there is work or the halt point is behind us. A
                 // halt at or above `next` is not a reason to stay awake: the
