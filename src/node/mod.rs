@@ -17,6 +17,7 @@
 //! thread is the inbound ring's only producer and the outputs are kept back
 //! until [`Node::promote`] (see [`repl`]).
 
+pub mod addressed;
 pub mod admin;
 pub mod checkpoint;
 pub mod recovery;
@@ -37,10 +38,12 @@ use engine::pipeline::{Pipeline, PipelineBuilder, StageConfig, StageId};
 use engine::ring::{MultiProducer, MultiSequencer, Producer, RingError, SingleSequencer};
 
 use crate::config::{Config, MAX_ACCOUNTS, MAX_INSTRUMENTS, Role};
+use addressed::LastAddressed;
 use checkpoint::{Checkpointer, Checkpoints, Side};
 use recovery::RecoverySummary;
 use repl::{Gated, PrimaryRepl, SecondaryRepl};
 use slot::Slot;
+use stages::SnapshotJob;
 use stages::{EventOut, Fatal, JournalStage, LogicStage, SenderStage, SnapshotPolicy};
 
 /// Nanoseconds since the Unix epoch: the timestamp stamped on each command.
@@ -196,7 +199,7 @@ pub struct Node {
     journal_stage: StageId,
     logic_stage: StageId,
     snap_thread: Option<JoinHandle<()>>,
-    snap_tx: Option<std::sync::mpsc::SyncSender<(u64, Vec<u8>)>>,
+    snap_tx: Option<std::sync::mpsc::SyncSender<SnapshotJob>>,
     journal_dir: PathBuf,
     fatal: Fatal,
     repl: Replication,
@@ -308,15 +311,15 @@ impl Node {
         let (outbound, out_producer) = ob.start().map_err(|e| format!("outbound ring: {e}"))?;
 
         // Snapshot writer thread.
-        let (snap_tx, snap_rx) = sync_channel::<(u64, Vec<u8>)>(2);
+        let (snap_tx, snap_rx) = sync_channel::<SnapshotJob>(2);
         let snaps = journal::Snapshots::open(&dirs.journal).map_err(|e| e.to_string())?;
         let keep = cfg.snapshot.keep;
         let snap_fatal = fatal.clone();
         let snap_thread = std::thread::Builder::new()
             .name("snapshot".into())
             .spawn(move || {
-                for (seq, blob) in snap_rx {
-                    if let Err(e) = save_snapshot(&snaps, seq, &blob, keep) {
+                for (seq, blob, addressed) in snap_rx {
+                    if let Err(e) = save_snapshot(&snaps, seq, &blob, keep, &addressed) {
                         eprintln!("ringex: snapshot at seq {seq} failed: {e}");
                         let _ = &snap_fatal;
                     }
@@ -353,6 +356,7 @@ impl Node {
             logic_deps.push(id);
             repl = Replication::Primary(pr);
         }
+        let addressed = recovery.addressed.clone();
         let mut logic_stage = LogicStage::new(
             logic,
             out_producer,
@@ -363,7 +367,8 @@ impl Node {
             },
             snap_tx.clone(),
             processed.clone(),
-        );
+        )
+        .with_addressed(addressed);
         let every = cfg.replication.checkpoint_every;
         if role != Role::Standalone && every > 0 {
             let side = if role == Role::Primary {
@@ -548,6 +553,7 @@ impl Node {
         // Stop the background writer (every sender dropped), then write the
         // final snapshot here.
         let refused = stage.refused;
+        let addressed = stage.addressed.clone();
         let logic = stage.into_logic();
         drop(self.snap_tx.take());
         if let Some(t) = self.snap_thread.take() {
@@ -557,7 +563,7 @@ impl Node {
         let snaps = journal::Snapshots::open(&self.journal_dir).map_err(|e| e.to_string())?;
         let mut snapshot_seq = 0;
         if seq > 0 {
-            save_snapshot(&snaps, seq, &logic.snapshot(), usize::MAX)?;
+            save_snapshot(&snaps, seq, &logic.snapshot(), usize::MAX, &addressed)?;
             snapshot_seq = seq;
         }
         Ok(ShutdownSummary {
@@ -570,17 +576,25 @@ impl Node {
     }
 }
 
-/// Saves a snapshot and deletes all but the newest `keep`.
+/// Saves a snapshot (and, beside it, the sessions' last addressed events) and
+/// deletes all but the newest `keep`.
 fn save_snapshot(
     snaps: &journal::Snapshots,
     seq: u64,
     blob: &[u8],
     keep: usize,
+    last: &LastAddressed,
 ) -> Result<(), String> {
     if snaps.list().map_err(|e| e.to_string())?.contains(&seq) {
         return Ok(());
     }
     let path = snaps.save(seq, blob).map_err(|e| e.to_string())?;
+    if let Some(dir) = path.parent()
+        && let Err(e) = last.save(dir, seq)
+    {
+        // Only costs a longer replay later (recovery picks an older snapshot).
+        eprintln!("ringex: snapshot {seq}: last-addressed record not written: {e}");
+    }
     if keep < usize::MAX
         && let Some(dir) = path.parent()
     {
@@ -588,6 +602,7 @@ fn save_snapshot(
         if list.len() > keep {
             for old in &list[..list.len() - keep] {
                 let _ = std::fs::remove_file(dir.join(format!("{old:020}.snap")));
+                let _ = std::fs::remove_file(LastAddressed::path(dir, *old));
             }
         }
     }

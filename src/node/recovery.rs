@@ -3,17 +3,22 @@
 //!
 //! Output of the replay: each FIX session's store keeps a delivery mark, the
 //! highest engine event (output sequence) it holds. [`recover_owed`] starts from
-//! the newest snapshot at or below the lowest mark (older snapshots, or the
-//! whole journal, if needed) and keeps the addressed events above each session's
-//! mark: the execution reports that were decided before a crash but never
-//! reached the session's store. Events at or below a mark are dropped (never
-//! sent twice); sessions without a mark are owed nothing.
+//! the newest snapshot after which every owed event is still to come: each
+//! snapshot has a [`LastAddressed`] record beside it (per session, the last event
+//! addressed to it), and the snapshot qualifies when that is at or below every
+//! session's mark; a snapshot without one qualifies when its output sequence is
+//! at or below the lowest mark. Failing all, the whole journal is replayed. The
+//! replay keeps the addressed events above each session's mark: the execution
+//! reports decided before a crash that never reached the session's store. Events
+//! at or below a mark are dropped (never sent twice); sessions without a mark are
+//! owed nothing.
 
 use std::path::Path;
 
 use engine::logic::{EventSink, Logic, LogicConfig};
 use engine::msg::{Header, Message};
 
+use super::addressed::LastAddressed;
 use super::slot::Slot;
 use super::stages::addressed;
 
@@ -32,6 +37,9 @@ pub struct RecoverySummary {
     pub out_seq: u64,
     /// Events the sessions are still owed (see [`recover_owed`]).
     pub owed: u64,
+    /// Per session, the last addressed event in the recovered state (the logic
+    /// stage carries it on and saves it with each snapshot).
+    pub addressed: LastAddressed,
     /// State hash after recovery.
     pub state_hash: u64,
 }
@@ -72,12 +80,17 @@ pub fn recover(
 struct Owed<'a> {
     marks: &'a [Option<u64>],
     events: Vec<Slot>,
+    last: LastAddressed,
 }
 
 impl EventSink for Owed<'_> {
     fn event(&mut self, header: &Header, msg: &Message) {
+        if !addressed(header, msg) {
+            return;
+        }
+        self.last.note(header.session, header.seq);
         let mark = self.marks.get(header.session as usize).copied().flatten();
-        if addressed(header, msg) && mark.is_some_and(|m| header.seq > m) {
+        if mark.is_some_and(|m| header.seq > m) {
             let mut slot = Slot::default();
             slot.write(header, msg);
             self.events.push(slot);
@@ -100,6 +113,7 @@ pub fn recover_owed(
     let mut sum = RecoverySummary::default();
     let snap_dir = journal_dir.join(journal::format::SNAPSHOT_DIR);
     let mut logic = None;
+    let mut last = LastAddressed::exact();
     if use_snapshot && snap_dir.is_dir() {
         let snaps = journal::Snapshots::open(journal_dir).map_err(|e| e.to_string())?;
         // Newest first; a snapshot that does not decode is reported and skipped
@@ -113,12 +127,19 @@ pub fn recover_owed(
                     last_seq.map_or("none".into(), |l| l.to_string())
                 ));
             }
+            let side = LastAddressed::load(&snap_dir, seq);
+            if let (Some(a), Some(_)) = (&side, need)
+                && !a.covered_by(marks)
+            {
+                // Too new: it already emitted events some session is still owed.
+                continue;
+            }
             let blob = snaps.load(seq).map_err(|e| e.to_string())?;
             match Logic::restore(&blob) {
-                // Too new: it already emitted events some session is still owed.
-                Ok(l) if need.is_some_and(|n| l.out_seq() > n) => {}
+                Ok(l) if side.is_none() && need.is_some_and(|n| l.out_seq() > n) => {}
                 Ok(l) => {
                     sum.snapshot_seq = seq;
+                    last = side.unwrap_or_else(|| LastAddressed::bounded(l.out_seq()));
                     logic = Some(l);
                     break;
                 }
@@ -132,6 +153,7 @@ pub fn recover_owed(
     let mut out = Owed {
         marks,
         events: Vec::new(),
+        last,
     };
     if let Some(last) = last_seq
         && last > sum.snapshot_seq
@@ -165,5 +187,6 @@ pub fn recover_owed(
     sum.state_hash = logic.state_hash();
     sum.out_seq = logic.out_seq();
     sum.owed = out.events.len() as u64;
+    sum.addressed = out.last;
     Ok((logic, sum, out.events))
 }

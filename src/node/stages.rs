@@ -10,6 +10,7 @@ use engine::logic::{EventSink, Logic};
 use engine::msg::{Header, Message};
 use engine::ring::{EventHandler, Producer, SingleProducer};
 
+use super::addressed::LastAddressed;
 use super::checkpoint::Checkpointer;
 use super::slot::Slot;
 
@@ -124,7 +125,12 @@ pub struct SnapshotPolicy {
 /// results stay inside (no market-data consumer yet).
 struct OutSink<'a> {
     out: &'a mut SingleProducer<Slot>,
+    addressed: &'a mut LastAddressed,
 }
+
+/// What the logic stage hands the snapshot writer: the sequence, the state, and
+/// the sessions' last addressed events at that point.
+pub type SnapshotJob = (u64, Vec<u8>, LastAddressed);
 
 /// Whether the sender stage gets this event: an order event addressed to a
 /// session (recovery uses the same rule to find the events it still owes).
@@ -137,10 +143,11 @@ pub fn addressed(header: &Header, msg: &Message) -> bool {
 
 impl EventSink for OutSink<'_> {
     fn event(&mut self, header: &Header, msg: &Message) {
-        if addressed(header, msg)
-            && let Ok(mut c) = self.out.claim()
-        {
-            c.first_mut().write(header, msg);
+        if addressed(header, msg) {
+            self.addressed.note(header.session, header.seq);
+            if let Ok(mut c) = self.out.claim() {
+                c.first_mut().write(header, msg);
+            }
         }
     }
 }
@@ -154,7 +161,9 @@ pub struct LogicStage {
     policy: SnapshotPolicy,
     since_snapshot: u64,
     last_snapshot: Instant,
-    snapshots: SyncSender<(u64, Vec<u8>)>,
+    snapshots: SyncSender<SnapshotJob>,
+    /// Per session, the last addressed event emitted (saved with snapshots).
+    pub addressed: LastAddressed,
     /// Last processed sequence (for monitoring and shutdown).
     pub processed: Arc<AtomicU64>,
     /// Inputs the logic refused as undecodable.
@@ -171,7 +180,7 @@ impl LogicStage {
         logic: Logic,
         out: SingleProducer<Slot>,
         policy: SnapshotPolicy,
-        snapshots: SyncSender<(u64, Vec<u8>)>,
+        snapshots: SyncSender<SnapshotJob>,
         processed: Arc<AtomicU64>,
     ) -> Self {
         LogicStage {
@@ -183,9 +192,16 @@ impl LogicStage {
             processed,
             refused: 0,
             checkpoint: None,
+            addressed: LastAddressed::exact(),
             out_seq: Arc::new(AtomicU64::new(logic.out_seq())),
             logic,
         }
+    }
+
+    /// Starts from `a` (what recovery established) instead of nothing.
+    pub fn with_addressed(mut self, a: LastAddressed) -> Self {
+        self.addressed = a;
+        self
     }
 
     /// Takes state-hash checkpoints (replication) with `c`.
@@ -204,7 +220,10 @@ impl LogicStage {
 
 impl EventHandler<Slot> for LogicStage {
     fn on_event(&mut self, slot: &Slot, _sequence: i64, end_of_batch: bool) {
-        let mut sink = OutSink { out: &mut self.out };
+        let mut sink = OutSink {
+            out: &mut self.out,
+            addressed: &mut self.addressed,
+        };
         if self.logic.process(slot.msg(), &mut sink).is_err() {
             self.refused += 1;
         }
@@ -226,7 +245,11 @@ impl EventHandler<Slot> for LogicStage {
                 // The writer thread fsyncs; a full queue skips this one (the
                 // next trigger takes a fresher one).
                 let blob = self.logic.snapshot();
-                let _ = self.snapshots.try_send((self.logic.last_input_seq(), blob));
+                let _ = self.snapshots.try_send((
+                    self.logic.last_input_seq(),
+                    blob,
+                    self.addressed.clone(),
+                ));
                 self.since_snapshot = 0;
                 self.last_snapshot = Instant::now();
             }

@@ -139,17 +139,26 @@ fn trades_recovers_and_matches_a_full_replay() {
     assert_eq!(sum.owed, want.len() as u64);
     assert_eq!(sum.state_hash, before.state_hash);
     assert!(sum.snapshot_seq < before.snapshot_seq, "an older snapshot");
-    // Marks at the end: the newest snapshot, nothing owed.
+    // Marks at each session's last report (what a clean shutdown leaves): the
+    // newest snapshot qualifies although market data came after those reports
+    // (its last-addressed record says so), and nothing is owed.
+    let last_of = |s: u32| {
+        live.iter()
+            .filter(|(h, _)| h.session == s)
+            .map(|(h, _)| h.seq)
+            .max()
+    };
     let (_, sum, owed) = recovery::recover_owed(
         &dirs.journal,
         logic_config(&cfg),
         Some(before.last_seq),
         true,
-        &[None, Some(u64::MAX), Some(u64::MAX)],
+        &[None, last_of(1), last_of(2)],
     )
     .unwrap();
     assert!(owed.is_empty());
     assert_eq!(sum.snapshot_seq, before.snapshot_seq);
+    assert_eq!(sum.state_hash, before.state_hash);
 }
 
 #[test]

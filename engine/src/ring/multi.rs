@@ -20,9 +20,9 @@ use super::core::{NOT_HALTED, Ring};
 use super::producer::{Claim, Producer, check_batch, producer_idle};
 use super::sequence::{INITIAL, Sequence, minimum};
 use super::sequencer::Sequencer;
+use super::sync::{AtomicU32, Ordering, fence};
 use super::{RingBuffer, RingError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
 use std::time::{Duration, Instant};
 
 /// Publication state of a multi-producer ring.

@@ -8,6 +8,7 @@
 
 use super::RingError;
 use super::buffer::RingBuffer;
+use super::sync::{spin_loop, yield_now};
 use std::marker::PhantomData;
 use std::time::Duration;
 
@@ -175,8 +176,8 @@ pub(crate) fn check_batch(n: usize, size: usize) -> Result<i64, RingError> {
 pub(crate) fn producer_idle(round: &mut u32) {
     if *round < 64 {
         *round += 1;
-        std::hint::spin_loop();
+        spin_loop();
     } else {
-        std::thread::yield_now();
+        yield_now();
     }
 }

@@ -11,9 +11,9 @@ use super::core::{NOT_HALTED, Ring};
 use super::producer::{Claim, Producer, check_batch, producer_idle};
 use super::sequence::{INITIAL, Sequence, minimum};
 use super::sequencer::Sequencer;
+use super::sync::Ordering;
 use super::{RingBuffer, RingError};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Publication state of a single-producer ring: the cursor (last published).
