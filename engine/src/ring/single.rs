@@ -166,6 +166,7 @@ impl<T: Send + Sync> Producer<T> for SingleProducer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn ring(size: usize) -> (Arc<Ring<u64, SingleSequencer>>, Arc<Sequence>) {
         (
