@@ -12,3 +12,8 @@ if compgen -G "engine/tests/*stress*.rs" >/dev/null; then
     cargo test --release --locked -p engine --test "$name"
   done
 fi
+# Loom model checks of the ring (engine/tests/loom_ring.rs): the ring's atomics
+# swapped for loom's under --cfg loom, in a target dir of their own so the normal
+# build above is not invalidated. ~15 s of model checking after the build.
+RUSTFLAGS="--cfg loom" cargo test --release --locked -p engine --test loom_ring \
+  --target-dir target/loom

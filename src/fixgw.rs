@@ -455,18 +455,32 @@ impl EventOut for FixSender {
 /// derived + [`PROMOTION_OUT_MARGIN`]). Call after the node has applied
 /// everything it received and before the FIX gateway opens. Sessions the
 /// journal never reported keep their store as it is. Returns what was written.
+/// A journal that cannot be replayed from its first record (segments removed)
+/// is logged loudly and seeds nothing, rather than blocking the promotion; a
+/// store that cannot be written is an error.
 pub fn seed_sessions_for_promotion(
     cfg: &Config,
     dirs: &DataDir,
     last_seq: u64,
 ) -> Result<Vec<SessionSeed>, String> {
     let sessions = session_configs(cfg)?;
-    let (ledger, last, out_seq) = SessionLedger::replay_journal(
+    let replayed = SessionLedger::replay_journal(
         &dirs.journal,
         crate::node::logic_config(cfg),
         sessions.len(),
         last_seq,
-    )?;
+    );
+    let (ledger, last, out_seq) = match replayed {
+        Ok(r) => r,
+        Err(e) => {
+            // Promotion must not fail for this: the venue opens, and the
+            // sessions start from their own stores (counterparties reset).
+            log(&format!(
+                "FIX SESSION NUMBERS NOT DERIVED: {e}; sessions keep their stores, counterparties must log on with ResetSeqNumFlag=Y"
+            ));
+            return Ok(Vec::new());
+        }
+    };
     let seeds = ledger.seeds(PROMOTION_OUT_MARGIN);
     for seed in &seeds {
         let Some(sc) = sessions.get(seed.index) else {

@@ -103,15 +103,25 @@ pub fn decode_header(buf: &[u8]) -> Header {
 
 /// Appends one framed record to `out`.
 pub fn encode_record(out: &mut Vec<u8>, seq: u64, payload: &[u8]) {
+    let start = out.len();
+    encode_record_unsealed(out, seq, payload);
+    seal_records(&mut out[start..]);
+}
+
+/// Appends one framed record to `out` with a zero CRC field, to be filled in by
+/// [`seal_records`] for the whole batch at once (faster than one by one).
+pub fn encode_record_unsealed(out: &mut Vec<u8>, seq: u64, payload: &[u8]) {
     let total = (RECORD_OVERHEAD + payload.len()) as u32;
-    let len_bytes = total.to_le_bytes();
-    let seq_bytes = seq.to_le_bytes();
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&len_bytes), &seq_bytes);
-    let crc = crc32c::crc32c_append(crc, payload);
-    out.extend_from_slice(&len_bytes);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&seq_bytes);
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(payload);
+}
+
+/// Computes and stores the CRC of every frame in `buf` (frames back to back, as
+/// [`encode_record_unsealed`] appends them), several at a time.
+pub fn seal_records(buf: &mut [u8]) {
+    crate::crc::seal(buf);
 }
 
 /// Result of decoding the bytes at a record boundary.

@@ -24,6 +24,7 @@
 
 mod backend;
 mod config;
+mod crc;
 mod error;
 pub mod format;
 mod fsutil;

@@ -281,9 +281,10 @@ impl Journal {
                     capacity: format::MAX_RECORD_LEN as u64,
                 });
             }
-            format::encode_record(&mut self.staging, seq, payload);
+            format::encode_record_unsealed(&mut self.staging, seq, payload);
             seq += 1;
         }
+        format::seal_records(&mut self.staging[HEADER_LEN..]);
         let n = seq - first_seq;
         if n == 0 {
             return Ok(Appended {

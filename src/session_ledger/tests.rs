@@ -253,3 +253,72 @@ fn simulated_gateway_interleavings_stay_exact_or_safe() {
         }
     }
 }
+
+fn logic_cfg() -> LogicConfig {
+    LogicConfig {
+        fee_account: 0,
+        max_accounts: 16,
+        max_instruments: 4,
+        book_capacity: 64,
+    }
+}
+
+fn write_journal(dir: &Path, first: u64, msgs: &[(u32, Message)]) {
+    let (mut j, _) = journal::Journal::open(dir, journal::Config::default()).unwrap();
+    let recs: Vec<Vec<u8>> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, (s, m))| {
+            let mut b = [0u8; engine::msg::MAX_MESSAGE_LEN];
+            let n = m.encode(&h(*s, first + i as u64), &mut b).unwrap();
+            b[..n].to_vec()
+        })
+        .collect();
+    j.append_batch(first, recs.iter().map(Vec::as_slice))
+        .unwrap();
+    j.close().unwrap();
+}
+
+#[test]
+fn replay_journal_derives_from_the_stream_and_needs_all_of_it() {
+    let t = tempfile::tempdir().unwrap();
+    // A report, two commands (refused by the logic: no such account/instrument,
+    // each answered with one addressed event), a later command past `last_seq`.
+    write_journal(
+        t.path(),
+        1,
+        &[(1, sync(4, 7, 0)), (1, cmd()), (1, cmd()), (1, cmd())],
+    );
+    let (l, last, out_seq) = SessionLedger::replay_journal(t.path(), logic_cfg(), 2, 3).unwrap();
+    assert_eq!(last, 3);
+    let (next_in, next_out) = l.derived(0).unwrap();
+    assert_eq!(next_in, 6);
+    // Whatever the logic answered, each addressed order event is one number.
+    assert!(out_seq >= 2, "the logic answered both commands");
+    assert_eq!(next_out, 7 + 2, "one CancelReject per refused cancel");
+    // A journal whose first segments are gone cannot be derived from.
+    let t2 = tempfile::tempdir().unwrap();
+    let cfg = journal::Config {
+        segment_size: 1 << 16,
+        prefault: false,
+        ..journal::Config::default()
+    };
+    let (mut j, _) = journal::Journal::open(t2.path(), cfg).unwrap();
+    let mut b = [0u8; engine::msg::MAX_MESSAGE_LEN];
+    let recs: Vec<Vec<u8>> = (1..=3000u64)
+        .map(|i| {
+            let n = sync(4, 7, 0).encode(&h(1, i), &mut b).unwrap();
+            b[..n].to_vec()
+        })
+        .collect();
+    for (k, chunk) in recs.chunks(100).enumerate() {
+        j.append_batch(1 + 100 * k as u64, chunk.iter().map(Vec::as_slice))
+            .unwrap();
+    }
+    j.close().unwrap();
+    let segs = journal::list_segments(t2.path()).unwrap();
+    assert!(segs.len() > 1, "segments rolled");
+    std::fs::remove_file(&segs[0].1).unwrap();
+    let err = SessionLedger::replay_journal(t2.path(), logic_cfg(), 2, u64::MAX).unwrap_err();
+    assert!(err.contains("need the whole stream"), "{err}");
+}

@@ -7,16 +7,16 @@
 //! an event writes into an existing `T`, it never allocates.
 
 use super::RingError;
-use std::cell::UnsafeCell;
+use super::sync::SlotCell;
 
 /// The slot array of a ring.
 pub struct RingBuffer<T> {
-    slots: Box<[UnsafeCell<T>]>,
+    slots: Box<[SlotCell<T>]>,
     mask: i64,
 }
 
-// SAFETY: slots are only reached through `get`, whose callers (producers holding a
-// claim, stages behind a barrier) guarantee by the sequence protocol that a slot is
+// SAFETY: slots are only reached through `slot_ptr`/`slot_read_ptr`, whose
+// callers (producers holding a claim, stages behind a barrier) guarantee by the sequence protocol that a slot is
 // either written by one thread or read by several, never both at once. Moving `T`
 // values between threads needs `T: Send`; shared reads from several stage threads
 // need `T: Sync`.
@@ -31,7 +31,7 @@ impl<T> RingBuffer<T> {
         if size == 0 || !size.is_power_of_two() || size > (1 << 40) {
             return Err(RingError::BadSize(size));
         }
-        let slots: Box<[UnsafeCell<T>]> = (0..size).map(|_| UnsafeCell::new(factory())).collect();
+        let slots: Box<[SlotCell<T>]> = (0..size).map(|_| SlotCell::new(factory())).collect();
         Ok(RingBuffer {
             slots,
             mask: size as i64 - 1,
@@ -52,16 +52,51 @@ impl<T> RingBuffer<T> {
     /// the claim for `sequence` (producer) or is the sole mutating stage allowed at
     /// that point of the graph.
     #[inline]
+    #[cfg_attr(loom, track_caller)]
     pub fn slot_ptr(&self, sequence: i64) -> *mut T {
+        self.cell(sequence).write_ptr()
+    }
+
+    /// Raw pointer to the slot that `sequence` maps to, for reading only: the
+    /// same pointer as [`RingBuffer::slot_ptr`], but under the loom model checker
+    /// it records a shared access (several stages may read a slot at once)
+    /// instead of an exclusive one.
+    #[inline]
+    #[cfg_attr(loom, track_caller)]
+    pub fn slot_read_ptr(&self, sequence: i64) -> *const T {
+        self.cell(sequence).read_ptr()
+    }
+
+    /// Asks the CPU to bring the slot of `sequence` into cache: a hint, not an
+    /// access (no ordering, never faults; nothing at all under loom or off
+    /// x86-64). A stage waiting for `sequence` issues it on every poll so that,
+    /// when the publication arrives, the slot's line is fetched together with
+    /// the sequence's line instead of one cache miss after it.
+    #[inline]
+    pub(crate) fn prefetch(&self, sequence: i64) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let p = self.cell(sequence).read_ptr().cast::<i8>();
+            // SAFETY: `sse` is part of the x86-64 baseline, so the instruction
+            // exists; a prefetch reads nothing observable and never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = sequence;
+    }
+
+    #[inline]
+    fn cell(&self, sequence: i64) -> &SlotCell<T> {
         let index = (sequence & self.mask) as usize;
         // SAFETY: `mask` is `len - 1` with `len` a power of two, so `index < len`.
-        unsafe { self.slots.get_unchecked(index).get() }
+        unsafe { self.slots.get_unchecked(index) }
     }
 
     /// Exclusive access to every slot, for inspection or reset while no thread
     /// uses the ring (the borrow checker proves that here).
     pub fn slots_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.slots.iter_mut().map(|c| c.get_mut())
+        self.slots.iter_mut().map(SlotCell::get_mut)
     }
 }
 

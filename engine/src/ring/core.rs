@@ -3,10 +3,10 @@
 use super::buffer::RingBuffer;
 use super::sequence::Sequence;
 use super::sequencer::Sequencer;
+use super::sync::{AtomicBool, Ordering};
 use super::wait::Waker;
 use super::{Barrier, RingError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Value of the halt sequence while the ring runs.
 pub(crate) const NOT_HALTED: i64 = i64::MAX;
@@ -49,6 +49,14 @@ impl<T: Send + Sync, S: Sequencer> Ring<T, S> {
     /// logic waits for the smaller of the two.
     pub fn barrier(self: &Arc<Self>, deps: &[Arc<Sequence>]) -> Barrier<T, S> {
         Barrier::new(Arc::clone(self), deps.to_vec())
+    }
+
+    /// The slots. Dereferencing a slot pointer is sound only under the sequence
+    /// protocol (see [`RingBuffer::slot_ptr`]); this is for stages built
+    /// directly on a [`Barrier`] (the loom model tests do) rather than on
+    /// [`super::BatchEventProcessor`].
+    pub fn buffer(&self) -> &RingBuffer<T> {
+        &self.buffer
     }
 
     /// Number of slots.

@@ -40,6 +40,7 @@ mod producer;
 mod sequence;
 mod sequencer;
 mod single;
+mod sync;
 mod wait;
 
 pub use barrier::Barrier;

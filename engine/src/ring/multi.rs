@@ -17,13 +17,13 @@
 //!   equality test is exact. The scan never reads the contended claim counter.
 
 use super::core::{NOT_HALTED, Ring};
-use super::producer::{Claim, Producer, check_batch, producer_idle};
+use super::producer::{Claim, Producer, TakeSlots, check_batch, producer_idle, take_with_timeout};
 use super::sequence::{INITIAL, Sequence, minimum};
 use super::sequencer::Sequencer;
+use super::sync::{AtomicU32, Ordering, fence};
 use super::{RingBuffer, RingError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Publication state of a multi-producer ring.
 #[derive(Debug)]
@@ -155,7 +155,15 @@ impl<T: Send + Sync> MultiProducer<T> {
         has_room(&self.gating, &mut self.cached_gate, self.size, hi)
     }
 
-    /// Claims `n` slots with a compare-exchange, only if they are free now.
+    /// The ring this producer publishes into.
+    pub fn ring(&self) -> &Arc<Ring<T, MultiSequencer>> {
+        &self.ring
+    }
+}
+
+impl<T: Send + Sync> TakeSlots for MultiProducer<T> {
+    /// Claims `n` slots with a compare-exchange, only if they are free now (a
+    /// failed try must not take slots, so no fetch-add here).
     #[inline]
     fn try_take(&mut self, n: i64) -> Result<i64, RingError> {
         let claim = self.ring.sequencer.claim.atomic();
@@ -174,9 +182,8 @@ impl<T: Send + Sync> MultiProducer<T> {
         }
     }
 
-    /// The ring this producer publishes into.
-    pub fn ring(&self) -> &Arc<Ring<T, MultiSequencer>> {
-        &self.ring
+    fn halted(&self) -> bool {
+        self.ring.halt_at.get() != NOT_HALTED
     }
 }
 
@@ -215,23 +222,8 @@ impl<T: Send + Sync> Producer<T> for MultiProducer<T> {
         timeout: Duration,
     ) -> Result<Claim<'_, T, Self>, RingError> {
         let n = check_batch(n, self.size as usize)?;
-        let mut round = 0;
-        let mut deadline = None;
-        loop {
-            match self.try_take(n) {
-                Ok(lo) => return Ok(Claim::new(self, lo, lo + n - 1)),
-                Err(RingError::Full) => {}
-                Err(e) => return Err(e),
-            }
-            if self.ring.halt_at.get() != NOT_HALTED {
-                return Err(RingError::Halted);
-            }
-            let d = *deadline.get_or_insert_with(|| Instant::now() + timeout);
-            if Instant::now() >= d {
-                return Err(RingError::Timeout);
-            }
-            producer_idle(&mut round);
-        }
+        let lo = take_with_timeout(self, n, timeout)?;
+        Ok(Claim::new(self, lo, lo + n - 1))
     }
 
     #[inline]

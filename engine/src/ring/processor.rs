@@ -20,13 +20,13 @@
 //! graph; the raw constructors here are `unsafe` and leave that proof to the caller.
 
 use super::barrier::Barrier;
-use super::core::{NOT_HALTED, Ring};
+use super::core::Ring;
 use super::sequence::{INITIAL, Sequence};
 use super::sequencer::Sequencer;
+use super::sync::Ordering;
 use super::wait::WaitStrategy;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// A read-only stage's logic. Called on the stage's own thread.
 pub trait EventHandler<T>: Send {
@@ -76,6 +76,9 @@ impl<T, F: FnMut(&T, i64, bool) + Send> EventHandler<T> for F {
 pub trait Dispatch<T>: Send + sealed::Sealed {
     /// The handler inside.
     type Handler;
+    /// Whether the handler gets `&mut T` (the processor asks the buffer for a
+    /// write pointer, which only the loom model checker tells apart).
+    const WRITES: bool;
     /// Calls the handler on the slot behind `slot`.
     ///
     /// # Safety
@@ -105,6 +108,7 @@ pub struct Writer<H>(pub H);
 
 impl<T, H: EventHandler<T>> Dispatch<T> for Reader<H> {
     type Handler = H;
+    const WRITES: bool = false;
     #[inline]
     unsafe fn event(&mut self, slot: *mut T, sequence: i64, end_of_batch: bool) {
         // SAFETY: the caller guarantees shared access to the slot for this call.
@@ -127,6 +131,7 @@ impl<T, H: EventHandler<T>> Dispatch<T> for Reader<H> {
 
 impl<T, H: EventHandlerMut<T>> Dispatch<T> for Writer<H> {
     type Handler = H;
+    const WRITES: bool = true;
     #[inline]
     unsafe fn event(&mut self, slot: *mut T, sequence: i64, end_of_batch: bool) {
         // SAFETY: the caller guarantees exclusive access to the slot for this call.
@@ -233,9 +238,15 @@ impl<T: Send + Sync, S: Sequencer, D: Dispatch<T>> BatchEventProcessor<T, S, D> 
                 if next > ring.halt_at.get() {
                     break 'run;
                 }
+                buffer.prefetch(next);
                 let barrier = &self.barrier;
+                // Sleep unless there is work or the halt point is behind us. A
+                // halt at or above `next` is not a reason to stay awake: the
+                // stage still waits for its upstream, which wakes it when it
+                // publishes (found by the loom model: waking on any halt made a
+                // blocking stage spin hot while its upstream drained).
                 self.wait.idle(&mut round, &ring.waker, || {
-                    barrier.available(next, next) >= next || ring.halt_at.get() != NOT_HALTED
+                    barrier.available(next, next) >= next || next > ring.halt_at.get()
                 });
                 available = self.barrier.available(next, limit);
             }
@@ -251,12 +262,17 @@ impl<T: Send + Sync, S: Sequencer, D: Dispatch<T>> BatchEventProcessor<T, S, D> 
             }
             self.handler.batch_start((available - next + 1) as usize);
             for s in next..=available {
+                let slot = if D::WRITES {
+                    buffer.slot_ptr(s)
+                } else {
+                    buffer.slot_read_ptr(s).cast_mut()
+                };
                 // SAFETY: the barrier reported `s` available (Acquire), so its
                 // producer and every upstream stage are done writing it; no
                 // producer can reuse the slot before this stage's sequence passes
                 // `s` (gating contract of `new`); no other stage mutates it
                 // concurrently (mutation contract of `new`/`new_mut`).
-                unsafe { self.handler.event(buffer.slot_ptr(s), s, s == available) };
+                unsafe { self.handler.event(slot, s, s == available) };
             }
             // Release: our reads (and writes) of the batch happen-before whatever
             // a producer or downstream stage does after seeing this value.

@@ -8,8 +8,9 @@
 
 use super::RingError;
 use super::buffer::RingBuffer;
+use super::sync::{spin_loop, yield_now};
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A handle that claims and publishes slots of one ring.
 pub trait Producer<T>: Sized {
@@ -170,13 +171,51 @@ pub(crate) fn check_batch(n: usize, size: usize) -> Result<i64, RingError> {
     }
 }
 
+/// What the two producers differ in when claiming without blocking: how they
+/// take `n` slots if the ring has room (a plain add for one producer, a
+/// compare-exchange for several) and where their ring's halt state is.
+pub(crate) trait TakeSlots {
+    /// Takes `n` slots if every gating stage has released them: the first
+    /// sequence, or [`RingError::Full`] (nothing taken).
+    fn try_take(&mut self, n: i64) -> Result<i64, RingError>;
+
+    /// Whether the ring was halted.
+    fn halted(&self) -> bool;
+}
+
+/// The waiting loop of `claim_n_timeout`, one for both producers: tries to take
+/// `n` slots until it works, the ring halts, or `timeout` passes. The clock is
+/// read only once the ring has been found full.
+pub(crate) fn take_with_timeout(
+    p: &mut impl TakeSlots,
+    n: i64,
+    timeout: Duration,
+) -> Result<i64, RingError> {
+    let mut round = 0;
+    let mut deadline = None;
+    loop {
+        match p.try_take(n) {
+            Err(RingError::Full) => {}
+            taken => return taken,
+        }
+        if p.halted() {
+            return Err(RingError::Halted);
+        }
+        let d = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+        if Instant::now() >= d {
+            return Err(RingError::Timeout);
+        }
+        producer_idle(&mut round);
+    }
+}
+
 /// Idle step for producers waiting on a full ring: spin a little, then yield.
 #[inline]
 pub(crate) fn producer_idle(round: &mut u32) {
     if *round < 64 {
         *round += 1;
-        std::hint::spin_loop();
+        spin_loop();
     } else {
-        std::thread::yield_now();
+        yield_now();
     }
 }

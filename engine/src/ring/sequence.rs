@@ -5,8 +5,8 @@
 //! adjacent-line prefetcher) so that a consumer publishing its progress never
 //! invalidates the line another core is spinning on for a different sequence.
 
+use super::sync::{AtomicI64, Ordering};
 use crossbeam_utils::CachePadded;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 /// The value of a sequence before anything has been claimed, published or processed.
 pub const INITIAL: i64 = -1;

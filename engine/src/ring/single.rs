@@ -8,13 +8,13 @@
 //! the cursor, once per claim (a batch of `n` slots costs the same as one).
 
 use super::core::{NOT_HALTED, Ring};
-use super::producer::{Claim, Producer, check_batch, producer_idle};
+use super::producer::{Claim, Producer, TakeSlots, check_batch, producer_idle, take_with_timeout};
 use super::sequence::{INITIAL, Sequence, minimum};
 use super::sequencer::Sequencer;
+use super::sync::Ordering;
 use super::{RingBuffer, RingError};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Publication state of a single-producer ring: the cursor (last published).
 #[derive(Debug)]
@@ -98,17 +98,29 @@ impl<T: Send + Sync> SingleProducer<T> {
     }
 }
 
-impl<T: Send + Sync> Producer<T> for SingleProducer<T> {
+impl<T: Send + Sync> TakeSlots for SingleProducer<T> {
     #[inline]
-    fn try_claim_n(&mut self, n: usize) -> Result<Claim<'_, T, Self>, RingError> {
-        let n = check_batch(n, self.size as usize)?;
+    fn try_take(&mut self, n: i64) -> Result<i64, RingError> {
         let lo = self.next;
         let hi = lo + n - 1;
         if !self.has_room(hi) {
             return Err(RingError::Full);
         }
         self.next = hi + 1;
-        Ok(Claim::new(self, lo, hi))
+        Ok(lo)
+    }
+
+    fn halted(&self) -> bool {
+        self.ring.halt_at.get() != NOT_HALTED
+    }
+}
+
+impl<T: Send + Sync> Producer<T> for SingleProducer<T> {
+    #[inline]
+    fn try_claim_n(&mut self, n: usize) -> Result<Claim<'_, T, Self>, RingError> {
+        let n = check_batch(n, self.size as usize)?;
+        let lo = self.try_take(n)?;
+        Ok(Claim::new(self, lo, lo + n - 1))
     }
 
     #[inline]
@@ -133,22 +145,8 @@ impl<T: Send + Sync> Producer<T> for SingleProducer<T> {
         timeout: Duration,
     ) -> Result<Claim<'_, T, Self>, RingError> {
         let n = check_batch(n, self.size as usize)?;
-        let lo = self.next;
-        let hi = lo + n - 1;
-        let mut round = 0;
-        let mut deadline = None;
-        while !self.has_room(hi) {
-            if self.ring.halt_at.get() != NOT_HALTED {
-                return Err(RingError::Halted);
-            }
-            let d = *deadline.get_or_insert_with(|| Instant::now() + timeout);
-            if Instant::now() >= d {
-                return Err(RingError::Timeout);
-            }
-            producer_idle(&mut round);
-        }
-        self.next = hi + 1;
-        Ok(Claim::new(self, lo, hi))
+        let lo = take_with_timeout(self, n, timeout)?;
+        Ok(Claim::new(self, lo, lo + n - 1))
     }
 
     #[inline]
@@ -168,6 +166,7 @@ impl<T: Send + Sync> Producer<T> for SingleProducer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn ring(size: usize) -> (Arc<Ring<u64, SingleSequencer>>, Arc<Sequence>) {
         (

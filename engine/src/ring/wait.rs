@@ -11,10 +11,9 @@
 //! counter that is almost always zero; it takes the lock and makes a syscall only
 //! when some stage is actually asleep. Rings with no blocking stage skip even that.
 
+use super::sync::{AtomicU32, Condvar, Mutex, Ordering, fence, spin_loop, yield_now};
 use crossbeam_utils::CachePadded;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
-use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// How a stage waits for its barrier to advance.
@@ -71,22 +70,22 @@ impl WaitStrategy {
     #[inline]
     pub fn idle(&self, round: &mut u32, waker: &Waker, ready: impl Fn() -> bool) {
         match *self {
-            WaitStrategy::BusySpin => std::hint::spin_loop(),
+            WaitStrategy::BusySpin => spin_loop(),
             WaitStrategy::Yield { spins } => {
                 if *round < spins {
                     *round += 1;
-                    std::hint::spin_loop();
+                    spin_loop();
                 } else {
-                    std::thread::yield_now();
+                    yield_now();
                 }
             }
             WaitStrategy::Block { spins, timeout } => {
                 if *round < spins {
                     *round += 1;
-                    std::hint::spin_loop();
+                    spin_loop();
                 } else if *round < spins.saturating_add(BLOCK_YIELDS) {
                     *round += 1;
-                    std::thread::yield_now();
+                    yield_now();
                 } else {
                     waker.sleep(timeout, ready);
                 }

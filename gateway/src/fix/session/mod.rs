@@ -932,6 +932,9 @@ impl<A: Application> Acceptor<A> {
                 out.conn.close_reason = "message store failed";
                 break;
             }
+            if ev != 0 {
+                sess.out_mark = ev;
+            }
         }
         app.on_logon(sid, &sess.cfg);
         if seq > expected {
