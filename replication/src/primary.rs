@@ -134,6 +134,8 @@ pub struct Replicator {
     last_sent: Instant,
     last_heard: Option<Instant>,
     last_timeout: Instant,
+    /// Retransmit timeouts in a row without progress (doubles the next wait).
+    backoff: u32,
     degraded: bool,
     stats: PrimaryStats,
 }
@@ -175,6 +177,7 @@ impl Replicator {
             last_sent: now,
             last_heard: None,
             last_timeout: now,
+            backoff: 0,
             degraded: false,
             stats: PrimaryStats::default(),
             sock,
@@ -341,6 +344,7 @@ impl Replicator {
                 if h.seq > self.acked_next {
                     self.acked_next = h.seq;
                     self.last_progress = Instant::now();
+                    self.backoff = 0;
                     self.publish_barrier();
                 }
             }
@@ -380,13 +384,19 @@ impl Replicator {
     fn check_timeout(&mut self, now: Instant) {
         if self.acked_next >= self.head {
             self.last_progress = now;
+            self.backoff = 0;
             return;
         }
+        // Back off exponentially while timeouts bring no progress: a secondary
+        // that is merely slow (its socket holding many datagrams in flight)
+        // must not be flooded with copies of what it already has.
+        let timeout = self.cfg.retransmit_timeout * (1u32 << self.backoff.min(6));
         if self.cursor >= self.resend_end
             && now.duration_since(self.last_progress) >= self.cfg.retransmit_timeout
-            && now.duration_since(self.last_timeout) >= self.cfg.retransmit_timeout
+            && now.duration_since(self.last_timeout) >= timeout
         {
             self.last_timeout = now;
+            self.backoff = self.backoff.saturating_add(1);
             self.stats.timeouts += 1;
             self.cursor = self.peer_next.min(self.acked_next);
             self.resend_end = self.head;

@@ -5,11 +5,12 @@
 //! Primary: the `replicate` stage sits beside the `journal` stage on the inbound
 //! ring (both depend only on the producers). For each ring batch it copies the
 //! slots' bytes into a buffer, then, holding the [`Replicator`] once for the
-//! batch, `send`s every record (full datagrams go out at once), `flush`es the
-//! rest and polls the socket once (draining ACKs). If more is already published
-//! on the ring it returns at once and sends that too: many batches are in
-//! flight per round trip, and the stage's published sequence is the *sent*
-//! sequence. The guarantee that the logic never processes a message the
+//! batch, `send`s every record (full datagrams go out at once) and polls the
+//! socket once (draining ACKs). If more is already published on the ring it
+//! returns at once, leaving a partly filled datagram for the next batch to
+//! fill; otherwise it `flush`es that datagram. So many batches are in flight
+//! per round trip, every datagram is full under load, and the stage's
+//! published sequence is the *sent* (or buffered-to-send) sequence. The guarantee that the logic never processes a message the
 //! secondary has not acknowledged comes from a [`Gate`] on the `logic` stage
 //! over the replicator's acknowledged sequence: the logic's barrier is
 //! min(journaled, sent, acked). When nothing more is waiting, the stage keeps
@@ -63,6 +64,11 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// the acknowledgement of what it sent before leaving that to the poller (which
 /// polls about every millisecond). Bounds the CPU an unanswered stage burns.
 const ACTIVE_WAIT: Duration = Duration::from_millis(20);
+
+/// Live records allowed unacknowledged, in units of `replication.max_in_flight`
+/// (the default 4096 gives 16384: a few ring batches in flight, well within
+/// what the secondary's default 4 MiB socket buffer holds).
+const UNACKED_PER_IN_FLIGHT: u64 = 4;
 
 /// The inbound ring.
 type InboundRing = Arc<Ring<Slot, MultiSequencer>>;
@@ -268,6 +274,7 @@ impl PrimaryRepl {
             ends: Vec::with_capacity(4096),
             seqs: Vec::with_capacity(4096),
             last_ring_seq: -1,
+            max_unacked: r.max_in_flight.saturating_mul(UNACKED_PER_IN_FLIGHT).max(1),
         };
         Ok((
             PrimaryRepl {
@@ -310,6 +317,9 @@ fn poll_loop(shared: &PrimaryShared, stop: &AtomicBool, every: Duration) {
             shared
                 .checkpoints
                 .drain_outbox(|s, h| r.send_checkpoint(s, h));
+            // A datagram the stage left partly filled for a batch that did not
+            // come goes out now.
+            r.flush();
             r.poll();
             note_degrade(shared, &r);
             drop(r);
@@ -346,6 +356,8 @@ pub struct ReplicateStage {
     seqs: Vec<u64>,
     /// Ring sequence of the last record buffered.
     last_ring_seq: i64,
+    /// Most records sent and not yet acknowledged (flow control).
+    max_unacked: u64,
 }
 
 impl ReplicateStage {
@@ -384,29 +396,41 @@ impl ReplicateStage {
         self.buf.clear();
         self.ends.clear();
         self.seqs.clear();
-        r.flush();
+        // A partly filled datagram goes out only when nothing more is waiting
+        // (the next batch would fill it): under load every datagram is full.
+        let more = self.more_waiting();
+        if !more || self.stopping() {
+            r.flush();
+        }
         r.poll();
         shared
             .checkpoints
             .drain_outbox(|s, h| r.send_checkpoint(s, h));
         note_degrade(&shared, &r);
         shared.wake();
-        if !self.more_waiting() {
-            self.await_ack(&mut r, last);
+        if !more {
+            self.await_ack(&mut r, last, false);
+        } else if r.head() - r.acked_next() > self.max_unacked && !r.is_degraded() {
+            // Flow control: no more unacknowledged records than the secondary
+            // can buffer, or its socket overflows and retransmissions snowball.
+            let target = r.head() - 1 - self.max_unacked;
+            self.await_ack(&mut r, target, true);
         }
         drop(r);
         shared.batches.fetch_add(1, Ordering::Release);
     }
 
     /// Polls until `last` is acknowledged (or released by the degrade
-    /// policy), more is published, the node stops, or [`ACTIVE_WAIT`] passed.
-    fn await_ack(&self, r: &mut Replicator, last: u64) {
+    /// policy) or the node stops; unless `flow` (flow control: just wait), also
+    /// until more is published or [`ACTIVE_WAIT`] passed.
+    fn await_ack(&self, r: &mut Replicator, last: u64, flow: bool) {
         let shared = &*self.shared;
         let mut idler = Idler::new(self.idle);
         let t0 = Instant::now();
         let mut rounds = 0u32;
         loop {
-            if self.barrier.load(Ordering::Acquire) >= last as i64 || self.more_waiting() {
+            if self.barrier.load(Ordering::Acquire) >= last as i64 || (!flow && self.more_waiting())
+            {
                 return;
             }
             rounds = rounds.wrapping_add(1);
@@ -415,7 +439,7 @@ impl ReplicateStage {
                     .checkpoints
                     .drain_outbox(|s, h| r.send_checkpoint(s, h));
                 note_degrade(shared, r);
-                if self.stopping() || t0.elapsed() >= ACTIVE_WAIT {
+                if self.stopping() || (!flow && t0.elapsed() >= ACTIVE_WAIT) {
                     return;
                 }
             }
@@ -433,6 +457,7 @@ impl ReplicateStage {
     fn drain_acks(&mut self) {
         let shared = Arc::clone(&self.shared);
         let mut r = shared.lock();
+        r.flush();
         let mut idler = Idler::new(self.idle);
         let t0 = Instant::now();
         loop {
