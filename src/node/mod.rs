@@ -13,7 +13,8 @@
 //! with [`Node::shutdown`] (drain, final snapshot).
 //!
 //! With `replication.role = "primary"` a `replicate` stage runs beside the
-//! journal stage and the logic waits for both; with `"secondary"` a receiver
+//! journal stage and the logic waits for both and, through a gate, for the
+//! secondary's acknowledgement; with `"secondary"` a receiver
 //! thread is the inbound ring's only producer and the outputs are kept back
 //! until [`Node::promote`] (see [`repl`]).
 
@@ -343,17 +344,22 @@ impl Node {
         let checkpoints = Arc::new(Checkpoints::default());
         let mut repl = Replication::None;
         let mut logic_deps = vec![journal_stage];
+        let mut ack_gate = None;
         if role == Role::Primary {
-            let (pr, stage) = PrimaryRepl::start(
+            let (pr, stage, gate) = PrimaryRepl::start(
                 &cfg.replication,
                 dirs.journal.clone(),
                 base,
                 checkpoints.clone(),
+                ib.ring(),
             )?;
             let id = ib
                 .stage("replicate", &[], stage, stage_cfg(&p.replicate))
                 .map_err(|e| format!("replicate stage: {e}"))?;
+            // The stage's sequence is what it *sent*; the gate adds the
+            // secondary's acknowledgement: logic waits on min(journal, sent, acked).
             logic_deps.push(id);
+            ack_gate = Some(gate);
             repl = Replication::Primary(pr);
         }
         let addressed = recovery.addressed.clone();
@@ -384,9 +390,13 @@ impl Node {
             ));
         }
         let out_seq = logic_stage.out_seq.clone();
-        let logic_stage = ib
-            .stage("logic", &logic_deps, logic_stage, stage_cfg(&p.logic))
-            .map_err(|e| format!("logic stage: {e}"))?;
+        let logic_stage = match ack_gate {
+            Some(gate) => {
+                ib.stage_gated("logic", &logic_deps, gate, logic_stage, stage_cfg(&p.logic))
+            }
+            None => ib.stage("logic", &logic_deps, logic_stage, stage_cfg(&p.logic)),
+        }
+        .map_err(|e| format!("logic stage: {e}"))?;
         let (inbound, producer) = ib.start().map_err(|e| format!("inbound ring: {e}"))?;
         let producer = InboundProducer { p: producer, base };
         if role == Role::Secondary {

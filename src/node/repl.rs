@@ -6,14 +6,26 @@
 //! ring (both depend only on the producers). For each ring batch it copies the
 //! slots' bytes into a buffer, then, holding the [`Replicator`] once for the
 //! batch, `send`s every record (full datagrams go out at once), `flush`es the
-//! rest and polls until the secondary acknowledged the batch's last sequence
-//! (or the degrade policy released it). Only then does the stage return, so its
-//! published sequence *is* the acknowledged sequence and the `logic` stage,
-//! which depends on `[journal, replicate]`, waits on min(journaled, acked)
-//! through the ring's own barrier: no extra atomic on the logic's path. Between
-//! batches a `repl-poll` thread keeps the protocol alive (heartbeats, NAKs,
-//! catch-up of a restarted secondary, checkpoints) by polling the same
-//! replicator when the stage has not touched it for a millisecond.
+//! rest and polls the socket once (draining ACKs). If more is already published
+//! on the ring it returns at once and sends that too: many batches are in
+//! flight per round trip, and the stage's published sequence is the *sent*
+//! sequence. The guarantee that the logic never processes a message the
+//! secondary has not acknowledged comes from a [`Gate`] on the `logic` stage
+//! over the replicator's acknowledged sequence: the logic's barrier is
+//! min(journaled, sent, acked). When nothing more is waiting, the stage keeps
+//! polling for the acknowledgement of what it sent (low latency when lightly
+//! loaded) for up to [`ACTIVE_WAIT`], then leaves the socket to the `repl-poll`
+//! thread, which keeps the protocol alive (heartbeats, NAKs, catch-up of a
+//! restarted secondary, checkpoints, the degrade policy) whenever the stage has
+//! not touched the replicator for a millisecond. Whoever polls wakes the ring's
+//! sleeping stages after the acknowledged sequence moved, so a `block` logic
+//! stage does not wait for its sleep timeout.
+//!
+//! Stopping: when the ring halts, the stage's `on_halt` waits up to
+//! [`STOP_GRACE`] for the acknowledgement of everything it sent, then opens the
+//! gate (loudly) so the logic can drain. If the stage thread panics, it lowers
+//! the ring's halt point to the acknowledged sequence instead, so the logic
+//! stops exactly there rather than waiting forever.
 //!
 //! Secondary: a `repl-recv` thread owns the [`Receiver`] and copies every
 //! delivered record verbatim into the node's own inbound ring (the record
@@ -28,7 +40,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use engine::msg::{Header, Message};
-use engine::ring::EventHandler;
+use engine::pipeline::Gate;
+use engine::ring::{Barrier, EventHandler, MultiSequencer, Ring};
 use replication::{
     Idle, PrimaryConfig, PrimaryStats, Receiver, RecordBatch, Replicator, RetransmitSource,
     SecondaryConfig, SecondaryStats, SocketConfig,
@@ -45,6 +58,14 @@ use crate::config::{IdleConfig, ReplicationSection};
 /// (those messages are journaled here; the gateways are already closed, so no
 /// client was told about them).
 const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How long the replicate stage, with nothing more to send, keeps polling for
+/// the acknowledgement of what it sent before leaving that to the poller (which
+/// polls about every millisecond). Bounds the CPU an unanswered stage burns.
+const ACTIVE_WAIT: Duration = Duration::from_millis(20);
+
+/// The inbound ring.
+type InboundRing = Arc<Ring<Slot, MultiSequencer>>;
 
 /// The idle strategy the configuration names.
 pub fn idle_of(r: &ReplicationSection) -> Idle {
@@ -137,6 +158,8 @@ pub struct PrimaryShared {
     /// Checkpoint hashes the logic produced, to send.
     pub checkpoints: Arc<Checkpoints>,
     was_degraded: AtomicBool,
+    /// The inbound ring, to wake its sleeping stages when ACKs arrive.
+    ring: InboundRing,
 }
 
 impl PrimaryShared {
@@ -147,6 +170,12 @@ impl PrimaryShared {
     /// The replicator's counters.
     pub fn stats(&self) -> PrimaryStats {
         self.lock().stats()
+    }
+
+    /// Wakes the ring's sleeping stages (the gated logic) after the
+    /// acknowledged sequence may have moved. A fence and a load when nobody sleeps.
+    fn wake(&self) {
+        self.ring.waker().wake();
     }
 
     /// One status line: acknowledged position, peer liveness, degradation.
@@ -176,13 +205,16 @@ pub struct PrimaryRepl {
 }
 
 impl PrimaryRepl {
-    /// Binds the socket; the replicator starts at `first_seq` (the journal's next).
+    /// Binds the socket; the replicator starts at `first_seq` (the journal's
+    /// next, which ring sequence 0 carries). Returns the stage to put on `ring`
+    /// and the gate to put on the logic stage.
     pub fn start(
         r: &ReplicationSection,
         journal_dir: PathBuf,
         first_seq: u64,
         checkpoints: Arc<Checkpoints>,
-    ) -> Result<(PrimaryRepl, ReplicateStage), String> {
+        ring: &InboundRing,
+    ) -> Result<(PrimaryRepl, ReplicateStage, Arc<Gate>), String> {
         let peer = r
             .peer
             .ok_or("replication.peer is required for role primary")?;
@@ -211,6 +243,7 @@ impl PrimaryRepl {
             stopping: AtomicBool::new(false),
             checkpoints,
             was_degraded: AtomicBool::new(false),
+            ring: Arc::clone(ring),
         });
         let stop_poller = Arc::new(AtomicBool::new(false));
         let poller = {
@@ -223,13 +256,18 @@ impl PrimaryRepl {
                 .map_err(|e| format!("replication poller thread: {e}"))?
         };
         let barrier = shared.lock().acked_sequence();
+        let offset = i64::try_from(first_seq).map_err(|_| "first sequence out of range")?;
+        let gate = Arc::new(Gate::new(Arc::clone(&barrier), offset));
         let stage = ReplicateStage {
             shared: Arc::clone(&shared),
             barrier,
+            gate: Arc::clone(&gate),
+            probe: ring.barrier(&[]),
             idle: idle_of(r),
             buf: Vec::with_capacity(1 << 20),
             ends: Vec::with_capacity(4096),
             seqs: Vec::with_capacity(4096),
+            last_ring_seq: -1,
         };
         Ok((
             PrimaryRepl {
@@ -238,6 +276,7 @@ impl PrimaryRepl {
                 stop_poller,
             },
             stage,
+            gate,
         ))
     }
 
@@ -273,6 +312,8 @@ fn poll_loop(shared: &PrimaryShared, stop: &AtomicBool, every: Duration) {
                 .drain_outbox(|s, h| r.send_checkpoint(s, h));
             r.poll();
             note_degrade(shared, &r);
+            drop(r);
+            shared.wake();
         }
     }
 }
@@ -293,14 +334,34 @@ fn note_degrade(shared: &PrimaryShared, r: &Replicator) {
 /// The primary's `replicate` stage (see the module docs).
 pub struct ReplicateStage {
     shared: Arc<PrimaryShared>,
+    /// The replicator's acknowledged sequence (journal numbering).
     barrier: Arc<std::sync::atomic::AtomicI64>,
+    /// The logic's gate over `barrier` (ring numbering).
+    gate: Arc<Gate>,
+    /// Reads the producers' publication: is more already waiting?
+    probe: Barrier<Slot, MultiSequencer>,
     idle: Idle,
     buf: Vec<u8>,
     ends: Vec<usize>,
     seqs: Vec<u64>,
+    /// Ring sequence of the last record buffered.
+    last_ring_seq: i64,
 }
 
 impl ReplicateStage {
+    /// Whether the producers already published past what this stage buffered
+    /// (one availability check).
+    fn more_waiting(&self) -> bool {
+        let next = self.last_ring_seq + 1;
+        self.probe.available(next, next) >= next
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire) || self.probe.ring().is_halted()
+    }
+
+    /// Sends the buffered records; waits for their acknowledgement only while
+    /// nothing else is waiting to be sent (see the module docs).
     fn flush(&mut self) {
         if self.ends.is_empty() {
             return;
@@ -324,50 +385,85 @@ impl ReplicateStage {
         self.ends.clear();
         self.seqs.clear();
         r.flush();
-        // Wait for the acknowledgement (or the degrade policy's release),
-        // polling the socket; yield first, then the configured idle.
-        let mut idler = Idler::new(self.idle);
-        let mut stop_at: Option<Instant> = None;
-        let mut rounds = 0u32;
-        loop {
-            r.poll();
-            if self.barrier.load(Ordering::Acquire) >= last as i64 {
-                break;
-            }
-            rounds = rounds.wrapping_add(1);
-            if rounds.is_multiple_of(256) {
-                shared
-                    .checkpoints
-                    .drain_outbox(|s, h| r.send_checkpoint(s, h));
-                note_degrade(&shared, &r);
-                if shared.stopping.load(Ordering::Acquire) {
-                    let t = *stop_at.get_or_insert_with(Instant::now);
-                    if t.elapsed() >= STOP_GRACE {
-                        crate::run::log(&format!(
-                            "replication: stopping without the secondary's acknowledgement of seqs {}..={last} (journaled here)",
-                            r.acked_next()
-                        ));
-                        break;
-                    }
-                }
-            }
-            idler.idle();
-        }
+        r.poll();
         shared
             .checkpoints
             .drain_outbox(|s, h| r.send_checkpoint(s, h));
         note_degrade(&shared, &r);
+        shared.wake();
+        if !self.more_waiting() {
+            self.await_ack(&mut r, last);
+        }
         drop(r);
         shared.batches.fetch_add(1, Ordering::Release);
+    }
+
+    /// Polls until `last` is acknowledged (or released by the degrade
+    /// policy), more is published, the node stops, or [`ACTIVE_WAIT`] passed.
+    fn await_ack(&self, r: &mut Replicator, last: u64) {
+        let shared = &*self.shared;
+        let mut idler = Idler::new(self.idle);
+        let t0 = Instant::now();
+        let mut rounds = 0u32;
+        loop {
+            if self.barrier.load(Ordering::Acquire) >= last as i64 || self.more_waiting() {
+                return;
+            }
+            rounds = rounds.wrapping_add(1);
+            if rounds.is_multiple_of(64) {
+                shared
+                    .checkpoints
+                    .drain_outbox(|s, h| r.send_checkpoint(s, h));
+                note_degrade(shared, r);
+                if self.stopping() || t0.elapsed() >= ACTIVE_WAIT {
+                    return;
+                }
+            }
+            idler.idle();
+            let before = self.barrier.load(Ordering::Relaxed);
+            r.poll();
+            if self.barrier.load(Ordering::Relaxed) != before {
+                shared.wake();
+            }
+        }
+    }
+
+    /// At halt: waits up to [`STOP_GRACE`] for the acknowledgement of
+    /// everything sent, then opens the gate so the logic can drain.
+    fn drain_acks(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let mut r = shared.lock();
+        let mut idler = Idler::new(self.idle);
+        let t0 = Instant::now();
+        loop {
+            r.poll();
+            shared.wake();
+            let head = r.head();
+            if self.barrier.load(Ordering::Acquire) >= head as i64 - 1 {
+                return;
+            }
+            if t0.elapsed() >= STOP_GRACE {
+                crate::run::log(&format!(
+                    "replication: stopping without the secondary's acknowledgement of seqs {}..={} (journaled here)",
+                    r.acked_next(),
+                    head.saturating_sub(1)
+                ));
+                self.gate.open();
+                self.probe.ring().waker().wake_all();
+                return;
+            }
+            idler.idle();
+        }
     }
 }
 
 impl EventHandler<Slot> for ReplicateStage {
-    fn on_event(&mut self, slot: &Slot, _sequence: i64, end_of_batch: bool) {
+    fn on_event(&mut self, slot: &Slot, sequence: i64, end_of_batch: bool) {
         let m = slot.msg();
         self.seqs.push(super::slot::record_seq(m));
         self.buf.extend_from_slice(m);
         self.ends.push(self.buf.len());
+        self.last_ring_seq = sequence;
         if end_of_batch || self.ends.len() >= 4096 {
             self.flush();
         }
@@ -375,6 +471,18 @@ impl EventHandler<Slot> for ReplicateStage {
 
     fn on_halt(&mut self) {
         self.flush();
+        self.drain_acks();
+    }
+}
+
+impl Drop for ReplicateStage {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The stage died: it will send nothing more. Stop the ring where the
+            // logic may legitimately stop (the acknowledged sequence) rather
+            // than leave it waiting for acknowledgements forever.
+            self.probe.ring().abort(self.gate.limit());
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`PipelineBuilder`]: declare stages and their dependencies, then `start`.
 
 use super::running::{Pipeline, RunningStage};
-use super::{PipelineError, StageConfig, StageId};
+use super::{Gate, PipelineError, StageConfig, StageId};
 use crate::ring::{
     BatchEventProcessor, EventHandler, EventHandlerMut, MultiProducer, MultiSequencer, Ring,
     Sequence, Sequencer, SingleProducer, SingleSequencer,
@@ -101,19 +101,45 @@ impl<T: Send + Sync + 'static, S: Sequencer> PipelineBuilder<T, S> {
         handler: H,
         config: StageConfig,
     ) -> Result<StageId, PipelineError> {
+        self.reader_stage(name, deps, None, handler, config)
+    }
+
+    /// Like [`PipelineBuilder::stage`], but the stage also waits for `gate`: it
+    /// sees sequence `s` only once every stage in `deps` processed `s` and
+    /// `gate.limit() >= s` (e.g. business logic behind a standby's
+    /// acknowledgements). Whoever raises the gate's source must wake the ring's
+    /// sleepers (`builder.ring().waker().wake()`) for `block` stages to notice
+    /// before their sleep timeout.
+    pub fn stage_gated<H: EventHandler<T> + 'static>(
+        &mut self,
+        name: &str,
+        deps: &[StageId],
+        gate: Arc<Gate>,
+        handler: H,
+        config: StageConfig,
+    ) -> Result<StageId, PipelineError> {
+        self.reader_stage(name, deps, Some(gate), handler, config)
+    }
+
+    fn reader_stage<H: EventHandler<T> + 'static>(
+        &mut self,
+        name: &str,
+        deps: &[StageId],
+        gate: Option<Arc<Gate>>,
+        handler: H,
+        config: StageConfig,
+    ) -> Result<StageId, PipelineError> {
         let seqs = self.dep_sequences(name, deps)?;
+        let mut barrier = self.ring.barrier(&seqs);
+        if let Some(g) = gate {
+            barrier = barrier.with_gate(g);
+        }
         // SAFETY: no producer exists before `start`, and `start` gates the
         // producer on every terminal stage (so, transitively, on this one) and
         // refuses graphs where a mutating stage runs beside another stage. If
         // `start` is never reached, the processor is dropped without running.
-        let processor = unsafe {
-            BatchEventProcessor::new(
-                self.ring.barrier(&seqs),
-                handler,
-                config.wait,
-                config.max_batch,
-            )
-        };
+        let processor =
+            unsafe { BatchEventProcessor::new(barrier, handler, config.wait, config.max_batch) };
         Ok(self.push(
             name,
             deps,

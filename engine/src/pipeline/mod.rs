@@ -29,13 +29,19 @@
 //! - Stages that write into slots ([`PipelineBuilder::stage_mut`]) are accepted only
 //!   when every other stage is upstream or downstream of them (see
 //!   [`crate::ring`]'s processor docs); `start` rejects any other graph.
+//! - A stage may also wait on a sequence published outside the ring
+//!   ([`Gate`], [`PipelineBuilder::stage_gated`]), e.g. a standby's
+//!   acknowledgements: it then sees an event only once its dependencies have
+//!   processed it *and* the gate allows it.
 //! - A stage that panics halts the whole pipeline at its last finished sequence;
 //!   `halt` then reports it.
 
 mod builder;
+mod gate;
 mod running;
 
 pub use builder::PipelineBuilder;
+pub use gate::Gate;
 pub use running::{Halted, Pipeline, StageStatus};
 
 use crate::ring::{RingError, WaitStrategy};

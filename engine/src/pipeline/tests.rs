@@ -1,5 +1,6 @@
 use super::*;
 use crate::ring::{EventHandler, EventHandlerMut, Producer, WaitStrategy};
+use std::sync::Arc;
 
 #[derive(Default)]
 struct Collect {
@@ -221,4 +222,171 @@ fn dropping_a_running_pipeline_joins_its_threads() {
     let handle = p.sequence_handle(s).unwrap();
     drop(p);
     assert_eq!(handle.get(), 0, "drop drains what was published");
+}
+
+/// A stage that checks, at every event, that the external source already
+/// allowed it (the source is monotonic, so a later read is at least what the
+/// barrier saw).
+struct NeverAhead {
+    acked: Arc<std::sync::atomic::AtomicI64>,
+    offset: i64,
+    seen: u64,
+    last: i64,
+}
+
+impl EventHandler<u64> for NeverAhead {
+    fn on_event(&mut self, e: &u64, seq: i64, _: bool) {
+        let allowed = self.acked.load(std::sync::atomic::Ordering::Acquire) - self.offset;
+        assert!(
+            seq <= allowed,
+            "processed seq {seq} while only {allowed} was acknowledged"
+        );
+        assert_eq!(seq, self.last + 1, "in order, nothing skipped");
+        assert_eq!(*e, seq as u64, "slot content");
+        self.last = seq;
+        self.seen += 1;
+    }
+}
+
+/// Advances `acked` behind `sent` by small random-ish steps until `until`,
+/// waking sleepers after each store (like a replication ACK path).
+fn slow_acker(
+    acked: Arc<std::sync::atomic::AtomicI64>,
+    sent: Arc<crate::ring::Sequence>,
+    offset: i64,
+    until: i64,
+    ring: Arc<crate::ring::Ring<u64, crate::ring::MultiSequencer>>,
+) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    std::thread::spawn(move || {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut a = acked.load(Ordering::Relaxed) - offset;
+        while a < until {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let s = sent.get();
+            if s > a {
+                a = (a + 1 + (x % 7) as i64).min(s);
+                acked.store(a + offset, Ordering::Release);
+                ring.waker().wake();
+            }
+            if x.is_multiple_of(5) {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    })
+}
+
+fn gated_never_ahead_of_the_source(wait: WaitStrategy) {
+    use std::sync::atomic::AtomicI64;
+    const N: u64 = 5_000;
+    const OFFSET: i64 = 1_000;
+    let acked = Arc::new(AtomicI64::new(OFFSET - 1));
+    let gate = Arc::new(Gate::new(acked.clone(), OFFSET));
+    let mut b = PipelineBuilder::multi_producer(64, || 0u64).unwrap();
+    let c = StageConfig::default().wait(wait);
+    let j = b
+        .stage("journal", &[], |_: &u64, _, _| {}, c.clone())
+        .unwrap();
+    let r = b
+        .stage("replicate", &[], |_: &u64, _, _| {}, c.clone())
+        .unwrap();
+    let handler = NeverAhead {
+        acked: acked.clone(),
+        offset: OFFSET,
+        seen: 0,
+        last: -1,
+    };
+    let l = b.stage_gated("logic", &[j, r], gate, handler, c).unwrap();
+    let (p, mut prod) = b.start().unwrap();
+    let sent = p.sequence_handle(r).unwrap();
+    let acker = slow_acker(acked, sent, OFFSET, N as i64 - 1, p.ring().clone());
+    for i in 0..N {
+        prod.publish_with(|s| *s = i).unwrap();
+    }
+    acker.join().unwrap();
+    let mut halted = p.halt().unwrap();
+    assert_eq!(halted.sequence(l), Some(N as i64 - 1));
+    let h: NeverAhead = halted.take(l).unwrap();
+    assert_eq!(h.seen, N);
+}
+
+#[test]
+fn gated_stage_never_passes_the_external_sequence_yield() {
+    gated_never_ahead_of_the_source(WaitStrategy::YIELD);
+}
+
+#[test]
+fn gated_stage_never_passes_the_external_sequence_block() {
+    gated_never_ahead_of_the_source(WaitStrategy::Block {
+        spins: 10,
+        timeout: std::time::Duration::from_millis(1),
+    });
+}
+
+#[test]
+fn blocked_gated_stage_wakes_on_the_source_not_the_timeout() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::time::{Duration, Instant};
+    let acked = Arc::new(AtomicI64::new(-1));
+    let gate = Arc::new(Gate::new(acked.clone(), 0));
+    let mut b = PipelineBuilder::multi_producer(8, || 0u64).unwrap();
+    let block = WaitStrategy::Block {
+        spins: 1,
+        timeout: Duration::from_secs(30),
+    };
+    let c = StageConfig::default().wait(block);
+    let j = b
+        .stage("journal", &[], |_: &u64, _, _| {}, c.clone())
+        .unwrap();
+    let l = b
+        .stage_gated("logic", &[j], gate, Collect::default(), c)
+        .unwrap();
+    let (p, mut prod) = b.start().unwrap();
+    prod.publish_with(|s| *s = 7).unwrap();
+    // Journal done, logic held by the gate and (soon) asleep on the waker.
+    let t = Instant::now();
+    while (p.sequence(j) != Some(0) || p.ring().waker().sleepers() < 2)
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(p.sequence(l), Some(-1), "the gate holds the logic");
+    let t = Instant::now();
+    acked.store(0, Ordering::Release);
+    p.ring().waker().wake();
+    while p.sequence(l) != Some(0) && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "woken by the source, not the 30 s timeout"
+    );
+    let mut halted = p.halt().unwrap();
+    let h: Collect = halted.take(l).unwrap();
+    assert_eq!(h.seen, vec![(0, 7)]);
+}
+
+#[test]
+fn opened_gate_lets_a_halt_drain() {
+    use std::sync::atomic::AtomicI64;
+    let acked = Arc::new(AtomicI64::new(-1));
+    let gate = Arc::new(Gate::new(acked, 0));
+    let mut b = PipelineBuilder::multi_producer(8, || 0u64).unwrap();
+    let j = b.stage("journal", &[], |_: &u64, _, _| {}, cfg()).unwrap();
+    let l = b
+        .stage_gated("logic", &[j], gate.clone(), Collect::default(), cfg())
+        .unwrap();
+    let (p, mut prod) = b.start().unwrap();
+    for i in 0..3u64 {
+        prod.publish_with(|s| *s = i).unwrap();
+    }
+    gate.open();
+    p.ring().waker().wake_all();
+    let mut halted = p.halt().unwrap();
+    let h: Collect = halted.take(l).unwrap();
+    assert_eq!(h.seen, vec![(0, 0), (1, 1), (2, 2)]);
 }
