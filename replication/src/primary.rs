@@ -510,6 +510,28 @@ mod tests {
     }
 
     #[test]
+    fn retransmit_timeouts_back_off_while_nothing_progresses() {
+        // A peer that never answers: its socket exists but nobody reads it.
+        let silent = std::net::UdpSocket::bind(loopback()).unwrap();
+        let mut cfg = PrimaryConfig::new(loopback(), silent.local_addr().unwrap(), 1);
+        cfg.retransmit_timeout = Duration::from_millis(5);
+        let mut p = Replicator::new(cfg, Box::new(NoSource)).unwrap();
+        for seq in 0..100u64 {
+            p.send(seq, &seq.to_le_bytes()).unwrap();
+        }
+        p.flush();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_millis(400) {
+            p.poll();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // Fixed 5 ms timeouts would fire ~80 times; doubling gives 5+10+...+320 ms:
+        // at most 7 in 400 ms (a slow machine may see fewer, never zero).
+        let t = p.stats().timeouts;
+        assert!((1..=7).contains(&t), "{t} timeouts");
+    }
+
+    #[test]
     fn rejects_bad_config_and_misuse() {
         let mut cfg = PrimaryConfig::new(loopback(), loopback(), 1);
         cfg.max_datagram = 10;
