@@ -60,7 +60,7 @@ impl Sink {
                         capacity: m.len() as u64,
                     });
                 }
-                m[start..end].copy_from_slice(buf);
+                copy_in_record_order(&mut m[start..end], buf, offset == 0);
                 Ok(None)
             }
             Sink::Uring(ring) => match uring_write(ring, seg, buf, offset) {
@@ -242,4 +242,57 @@ fn uring_write_sync(
         return Err(UringErr::Io(std::io::Error::from_raw_os_error(-s)));
     }
     Ok(true)
+}
+
+/// Copies a staged batch into the mapped segment so that, if the process dies
+/// part-way (SIGKILL), what reached the mapping is a prefix of whole records plus
+/// at most one partial record: never a later record without an earlier one.
+///
+/// Why: one `memcpy` of the whole batch gives no store order (glibc's large-copy
+/// path stores its first vector last), so a kill inside it could leave the first
+/// record's length word unwritten while later records are complete, and recovery
+/// then rightly refuses the segment as damaged before its tail. Copying frame by
+/// frame with a compiler fence between frames keeps program order, and a signal
+/// stops a thread at an instruction boundary, so every earlier store is in the
+/// page cache. `header` says the batch starts with the segment header (a roll).
+fn copy_in_record_order(dst: &mut [u8], src: &[u8], header: bool) {
+    use std::sync::atomic::{Ordering, compiler_fence};
+    let mut off = 0;
+    if header {
+        let h = crate::format::HEADER_LEN.min(src.len());
+        dst[..h].copy_from_slice(&src[..h]);
+        compiler_fence(Ordering::SeqCst);
+        off = h;
+    }
+    while off < src.len() {
+        let len = src
+            .get(off..off + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
+            .filter(|&l| l >= crate::format::RECORD_OVERHEAD && off + l <= src.len())
+            .unwrap_or(src.len() - off);
+        dst[off..off + len].copy_from_slice(&src[off..off + len]);
+        compiler_fence(Ordering::SeqCst);
+        off += len;
+    }
+}
+
+#[cfg(test)]
+mod ordered_copy_tests {
+    use super::copy_in_record_order;
+    use crate::format::{HEADER_LEN, encode_record};
+
+    #[test]
+    fn copies_header_and_frames_byte_for_byte() {
+        let mut src = vec![7u8; HEADER_LEN];
+        for (i, l) in [0usize, 1, 128, 300].iter().enumerate() {
+            encode_record(&mut src, 10 + i as u64, &vec![i as u8; *l]);
+        }
+        src.extend_from_slice(&[1, 2, 3]); // a trailing non-frame tail is copied too
+        for header in [true, false] {
+            let from = if header { 0 } else { HEADER_LEN };
+            let mut dst = vec![0u8; src.len() - from];
+            copy_in_record_order(&mut dst, &src[from..], header);
+            assert_eq!(dst, &src[from..]);
+        }
+    }
 }
