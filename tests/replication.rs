@@ -7,13 +7,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
 use common::{Fix, Msg, NodeProc, ringex, write_config};
@@ -23,63 +20,6 @@ use common::{Fix, Msg, NodeProc, ringex, write_config};
 fn free_udp() -> SocketAddr {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.local_addr().unwrap()
-}
-
-/// Starts `ringex run` with `args` and waits for a log line containing `until`.
-#[allow(clippy::zombie_processes)]
-fn spawn(config: &Path, data: &Path, args: &[String], until: &str) -> NodeProc {
-    let mut child = Command::new(common::BIN)
-        .args(["run", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut node = NodeProc {
-        child,
-        addr: "127.0.0.1:1".parse().unwrap(),
-        log: rx,
-        lines: Vec::new(),
-    };
-    node.addr = wait_line(&mut node, until, Duration::from_secs(60))
-        .split("listening: FIX 4.4 on ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next()?.parse().ok())
-        .unwrap_or(node.addr);
-    node
-}
-
-/// Waits for a log line containing `pat` (returns it).
-fn wait_line(node: &mut NodeProc, pat: &str, timeout: Duration) -> String {
-    let t0 = Instant::now();
-    if let Some(l) = node.lines.iter().find(|l| l.contains(pat)) {
-        return l.clone();
-    }
-    loop {
-        let left = timeout.saturating_sub(t0.elapsed());
-        match node.log.recv_timeout(left) {
-            Ok(l) => {
-                node.lines.push(l.clone());
-                if l.contains(pat) {
-                    return l;
-                }
-            }
-            Err(_) => panic!("no log line with {pat:?}; log: {:#?}", node.lines),
-        }
-    }
 }
 
 struct Pair {
@@ -113,7 +53,13 @@ impl Pair {
             "--repl-bind".into(),
             self.s_bind.to_string(),
         ];
-        spawn(&self.cfg, &self.s_data, &args, "secondary: replicating")
+        NodeProc::spawn(
+            &self.cfg,
+            &self.s_data,
+            &[],
+            &args,
+            "secondary: replicating",
+        )
     }
 
     /// The primary, replicating to `secondary` (the secondary's bind, or a proxy).
@@ -126,7 +72,7 @@ impl Pair {
             "--repl-bind".into(),
             self.p_bind.to_string(),
         ];
-        spawn(&self.cfg, &self.p_data, &args, "listening: FIX 4.4 on")
+        NodeProc::spawn(&self.cfg, &self.p_data, &[], &args, "listening: FIX 4.4 on")
     }
 
     /// Both journals verify, hold the same records (seq and bytes), the segment
@@ -466,12 +412,8 @@ fn promote_hands_the_venue_to_the_secondary() {
     pri.kill9();
     let (code, out, err) = ringex(&["promote", "--data-dir", pair.s_data.to_str().unwrap()]);
     assert_eq!(code, 0, "{out} {err}");
-    let line = wait_line(&mut sec, "listening: FIX 4.4 on", Duration::from_secs(30));
-    let addr: SocketAddr = line
-        .split("listening: FIX 4.4 on ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next()?.parse().ok())
-        .unwrap();
+    sec.wait_line("listening: FIX 4.4 on", Duration::from_secs(30));
+    let addr: SocketAddr = sec.addr;
     assert!(
         sec.drain_log().iter().any(|l| l.contains("promoted:")),
         "{:#?}",
@@ -535,13 +477,13 @@ fn degraded_primary_goes_on_alone_and_a_late_secondary_catches_up_from_its_journ
     );
     // No secondary yet: the primary degrades and trades alone.
     let mut pri = pair.primary(pair.s_bind);
-    wait_line(&mut pri, "DEGRADED", Duration::from_secs(10));
+    pri.wait_line("DEGRADED", Duration::from_secs(10));
     let ids = trade(pri.addr, "MM1", "mm1-secret", 100, "a", None);
     assert_eq!(ids.len(), 100);
     // The secondary starts late: everything so far is older than the 64-record
     // window, so it comes from the primary's journal; then synchronous again.
     let sec = pair.secondary(pair.p_bind);
-    wait_line(&mut pri, "secondary back in step", Duration::from_secs(30));
+    pri.wait_line("secondary back in step", Duration::from_secs(30));
     let ids = trade(pri.addr, "MM2", "mm2-secret", 20, "z", None);
     assert_eq!(ids.len(), 20);
     let (st, plog) = pri.terminate();
@@ -609,17 +551,13 @@ fn a_diverging_secondary_reports_the_mismatch_and_stops_claiming_sync() {
         "--repl-bind".into(),
         pair.s_bind.to_string(),
     ];
-    let mut sec = spawn(&scfg, &pair.s_data, &args, "secondary: replicating");
+    let mut sec = NodeProc::spawn(&scfg, &pair.s_data, &[], &args, "secondary: replicating");
     let pri = pair.primary(pair.s_bind);
     let a = pri.addr;
     let t = std::thread::spawn(move || trade(a, "MM2", "mm2-secret", 40, "s", None));
     trade(pri.addr, "MM1", "mm1-secret", 40, "b", None);
     t.join().unwrap();
-    let line = wait_line(
-        &mut sec,
-        "REPLICATION STATE MISMATCH at seq",
-        Duration::from_secs(20),
-    );
+    let line = sec.wait_line("REPLICATION STATE MISMATCH at seq", Duration::from_secs(20));
     assert!(line.contains("NOT IN SYNC"), "{line}");
     let (st, plog) = pri.terminate();
     assert!(st.success(), "{plog:#?}");

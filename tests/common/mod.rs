@@ -13,6 +13,9 @@ use gateway::fix::codec::{Encoder, Frame, frame};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ringex");
 
+/// The log line that carries the FIX listening address.
+const LISTENING: &str = "listening: FIX 4.4 on ";
+
 /// The embedded default with a free port (port 0: the node logs the real one)
 /// and `edits` applied (exact text replacements).
 pub fn write_config(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
@@ -44,14 +47,29 @@ impl NodeProc {
     }
 
     /// [`NodeProc::start`] with extra environment variables (test hooks).
-    #[allow(clippy::zombie_processes)]
     pub fn start_env(config: &Path, data: &Path, env: &[(&str, &str)]) -> NodeProc {
+        Self::spawn(config, data, env, &[], LISTENING)
+    }
+
+    /// Starts `ringex run` with extra environment variables and arguments, and
+    /// waits up to 60 s for a log line containing `until`. `addr` is the FIX
+    /// address from the listening line once one has been seen (a secondary
+    /// opens no FIX port: `127.0.0.1:1` until then).
+    #[allow(clippy::zombie_processes)]
+    pub fn spawn(
+        config: &Path,
+        data: &Path,
+        env: &[(&str, &str)],
+        args: &[String],
+        until: &str,
+    ) -> NodeProc {
         let mut child = Command::new(BIN)
             .envs(env.iter().copied())
             .args(["run", "--config"])
             .arg(config)
             .arg("--data-dir")
             .arg(data)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -66,24 +84,39 @@ impl NodeProc {
                 }
             }
         });
-        let mut lines = Vec::new();
+        let mut node = NodeProc {
+            child,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            log: rx,
+            lines: Vec::new(),
+        };
+        // On failure the node is killed and reaped by `Drop` during the panic.
+        node.wait_line(until, Duration::from_secs(60));
+        node
+    }
+
+    /// Waits for a log line containing `pat` and returns it (also one already
+    /// seen); records the FIX address when the listening line goes by.
+    pub fn wait_line(&mut self, pat: &str, timeout: Duration) -> String {
+        if let Some(l) = self.lines.iter().find(|l| l.contains(pat)) {
+            return l.clone();
+        }
         let t0 = Instant::now();
         loop {
-            let Ok(line) = rx.recv_timeout(Duration::from_secs(60).saturating_sub(t0.elapsed()))
-            else {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("node did not start; log: {lines:#?}");
+            let left = timeout.saturating_sub(t0.elapsed());
+            let Ok(l) = self.log.recv_timeout(left) else {
+                panic!("no log line with {pat:?}; log: {:#?}", self.lines);
             };
-            lines.push(line.clone());
-            if let Some(rest) = line.split("listening: FIX 4.4 on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
-                return NodeProc {
-                    child,
-                    addr,
-                    log: rx,
-                    lines,
-                };
+            if let Some(addr) = l
+                .split(LISTENING)
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            {
+                self.addr = addr;
+            }
+            self.lines.push(l.clone());
+            if l.contains(pat) {
+                return l;
             }
         }
     }
